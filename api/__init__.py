@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Handlers orchestrate: parse, call gis.query/gis.store, render."""

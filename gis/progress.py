@@ -1,0 +1,85 @@
+"""Progress displays for long work: a Rich bar on a terminal, plain log lines otherwise
+(so logs from cron or CI stay readable)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+log = logging.getLogger("gis")
+
+
+class RichProgress:
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("features"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: int | None = None
+
+    def start(self, description: str, total: int | None) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, n: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        if self._task is not None:
+            task = self._progress.tasks[-1]
+            if task.total is None:
+                self._progress.update(self._task, total=task.completed)  # type: ignore[arg-type]
+        self._progress.stop()
+
+
+class LogProgress:
+    """One line at the start, one every few seconds, one at the end."""
+
+    def __init__(self, every_seconds: float = 5.0) -> None:
+        self.every = every_seconds
+        self.done = 0
+        self.total: int | None = None
+        self.description = ""
+        self._last = 0.0
+
+    def start(self, description: str, total: int | None) -> None:
+        self.description, self.total, self.done = description, total, 0
+        self._last = time.monotonic()
+        log.info("%s: started (%s features)", description, total if total is not None else "?")
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            log.info("%s: %d/%s features", self.description, self.done, self.total or "?")
+
+    def stop(self) -> None:
+        if self.description:
+            log.info("%s: read %d features", self.description, self.done)
+
+
+def make_progress(console: Console) -> RichProgress | LogProgress:
+    if console.is_terminal and sys.stderr.isatty():
+        return RichProgress(console)
+    return LogProgress()

@@ -1,0 +1,61 @@
+"""Settings, one class per concern, read from the environment with the GIS_ prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StoreSettings(BaseSettings):
+    """Where the data lives. GIS_DATABASE_URL selects PostGIS; unset means embedded."""
+
+    model_config = SettingsConfigDict(env_prefix="GIS_", extra="ignore")
+
+    database_url: str | None = None
+    data_dir: Path = Path("var")
+    #: File name of the embedded DuckDB store inside data_dir.
+    embedded_file: str = "gis.duckdb"
+    pool_min: int = 1
+    pool_max: int = 10
+    statement_timeout_ms: int = 10_000
+
+    @property
+    def embedded_path(self) -> Path:
+        return self.data_dir / self.embedded_file
+
+
+class IngestSettings(BaseSettings):
+    """Limits that protect the service from hostile or broken input files."""
+
+    model_config = SettingsConfigDict(env_prefix="GIS_INGEST_", extra="ignore")
+
+    max_bytes: int = 2 * 1024**3
+    #: Uncompressed size and ratio limits for zip archives (zip bombs).
+    max_unzipped_bytes: int = 4 * 1024**3
+    max_zip_ratio: float = 200.0
+    max_zip_entries: int = 1000
+    chunk_size: int = 50_000
+    #: The service extent, lon/lat; coordinates outside are rejected.
+    #: The default covers Indonesia with a margin.
+    extent: tuple[float, float, float, float] = (92.0, -13.0, 143.0, 8.0)
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GIS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+
+
+@lru_cache
+def store_settings() -> StoreSettings:
+    return StoreSettings()
+
+
+@lru_cache
+def ingest_settings() -> IngestSettings:
+    return IngestSettings()

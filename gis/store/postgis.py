@@ -1,0 +1,444 @@
+"""The production store: PostgreSQL 15 + PostGIS 3 through psycopg 3.
+
+Schema of the metadata tables is managed by Alembic (gis/store/migrations); layer tables
+are derived from the layer specs with GeoAlchemy2 (gis/store/sql_types). Loads use COPY.
+A replace loads into a staging table and swaps it in within the same transaction, so
+readers see the old layer until the commit and the new one after, never an empty one.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from gis.errors import IngestRejected, NotFound, StoreUnavailable
+from gis.store.base import IngestRun, LayerInfo, Notice, RasterInfo, Store
+from gis.store.ddl import attribute_columns
+from gis.store.sql_types import create_table_sql
+from layers.spec import LayerSpec, RasterSpec
+
+if TYPE_CHECKING:
+    from gis.ingest.raster import StoredRaster
+
+_RUN_COLUMNS = (
+    "id", "layer", "kind", "mode", "source_path", "source_sha256", "source_format",
+    "source_bytes", "run_by", "started_at", "finished_at", "status", "features_read",
+    "features_loaded", "features_rejected", "features_repaired", "reject_report", "message",
+    "version",
+)  # fmt: skip
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The SQLAlchemy form of a libpq URL, pinned to the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise StoreUnavailable("GIS_DATABASE_URL must start with postgresql://")
+
+
+def libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+class PostgisStore(Store):
+    kind = "postgis"
+
+    def __init__(
+        self, url: str, *, pool_min: int = 1, pool_max: int = 4, statement_timeout_ms: int = 0
+    ) -> None:
+        self.url = libpq_url(url)
+        kwargs: dict[str, Any] = {"autocommit": False}
+        if statement_timeout_ms:
+            kwargs["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+        try:
+            self.pool = ConnectionPool(
+                self.url,
+                min_size=pool_min,
+                max_size=pool_max,
+                kwargs=kwargs,
+                open=True,
+                timeout=10,
+                name="gis-store",
+            )
+            self.pool.wait(timeout=10)
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot connect to PostGIS: {_first_line(exc)}") from None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        with self.pool.connection() as conn:
+            has_postgis = conn.execute(
+                "SELECT 1 FROM pg_extension WHERE extname = 'postgis'"
+            ).fetchone()
+            if not has_postgis:
+                try:
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                except psycopg.Error as exc:
+                    raise StoreUnavailable(
+                        "the database lacks the postgis extension and it cannot be created: "
+                        f"{_first_line(exc)}"
+                    ) from None
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(self.url).replace("%", "%%"))
+        command.upgrade(cfg, "head")
+
+    def ping(self) -> None:
+        try:
+            with self.pool.connection(timeout=5) as conn:
+                conn.execute("SELECT postgis_lib_version()").fetchone()
+        except Exception as exc:
+            raise StoreUnavailable(f"PostGIS is not answering: {_first_line(exc)}") from None
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- loading -------------------------------------------------------------------
+
+    @contextmanager
+    def load(self, spec: LayerSpec, run: IngestRun) -> Iterator[_PostgisWriter]:
+        with self.pool.connection() as conn:
+            try:
+                with conn.transaction():
+                    writer = _PostgisWriter(conn, spec, run)
+                    writer.begin()
+                    yield writer
+                    if not writer.committed:
+                        raise _Abandoned()
+            except _Abandoned:
+                pass
+
+    def put_raster(self, spec: RasterSpec, raster: StoredRaster, run: IngestRun) -> int:
+        with self.pool.connection() as conn, conn.transaction():
+            _lock_layer(conn, f"raster:{spec.name}")
+            row = conn.execute(
+                """
+                INSERT INTO gis_raster (name, version, kind, data, crs_wkt, width, height,
+                    band_count, dtype, nodata, minx, miny, maxx, maxy, res_x, res_y, sha256,
+                    updated_at, notice_id, notice_en)
+                VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                    now(), %s, %s)
+                ON CONFLICT (name) DO UPDATE SET version = gis_raster.version + 1,
+                    kind = excluded.kind, data = excluded.data, crs_wkt = excluded.crs_wkt,
+                    width = excluded.width, height = excluded.height,
+                    band_count = excluded.band_count, dtype = excluded.dtype,
+                    nodata = excluded.nodata, minx = excluded.minx, miny = excluded.miny,
+                    maxx = excluded.maxx, maxy = excluded.maxy, res_x = excluded.res_x,
+                    res_y = excluded.res_y, sha256 = excluded.sha256, updated_at = now(),
+                    notice_id = excluded.notice_id, notice_en = excluded.notice_en
+                RETURNING version
+                """,
+                (
+                    spec.name,
+                    spec.kind,
+                    raster.data,
+                    raster.crs_wkt,
+                    raster.width,
+                    raster.height,
+                    raster.band_count,
+                    raster.dtype,
+                    raster.nodata,
+                    *raster.bounds_lonlat,
+                    *raster.resolution,
+                    raster.sha256,
+                    *_notice_values(run.notice),
+                ),
+            ).fetchone()
+            assert row is not None
+            run.version = int(row[0])
+            _insert_run(conn, run)
+            return run.version
+
+    def record_run(self, run: IngestRun) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            _insert_run(conn, run)
+
+    # -- reading -------------------------------------------------------------------
+
+    def layers(self) -> list[LayerInfo]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT name, version, feature_count, minx, miny, maxx, maxy, updated_at, "
+                "notice_id, notice_en, last_run_id FROM gis_layer ORDER BY name"
+            ).fetchall()
+        return [_layer_info(r) for r in rows]
+
+    def rasters(self) -> list[RasterInfo]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT name, version, width, height, crs_wkt, minx, miny, maxx, maxy, "
+                "updated_at, notice_id, notice_en FROM gis_raster ORDER BY name"
+            ).fetchall()
+        return [
+            RasterInfo(
+                r[0], r[1], r[2], r[3], r[4], (r[5], r[6], r[7], r[8]), r[9], _notice(r[10], r[11])
+            )
+            for r in rows
+        ]
+
+    def get_raster(self, name: str) -> StoredRaster:
+        from gis.ingest.raster import StoredRaster
+
+        with self.pool.connection() as conn:
+            r = conn.execute(
+                "SELECT data, crs_wkt, width, height, band_count, dtype, nodata, minx, miny, "
+                "maxx, maxy, res_x, res_y, sha256 FROM gis_raster WHERE name = %s",
+                (name,),
+            ).fetchone()
+        if r is None:
+            raise NotFound(f"raster {name!r} has not been loaded")
+        return StoredRaster(
+            data=bytes(r[0]),
+            crs_wkt=r[1],
+            width=r[2],
+            height=r[3],
+            band_count=r[4],
+            dtype=r[5],
+            nodata=r[6],
+            bounds_lonlat=(r[7], r[8], r[9], r[10]),
+            resolution=(r[11], r[12]),
+            sha256=r[13],
+        )
+
+    def runs(self, layer: str | None = None, limit: int = 20) -> list[IngestRun]:
+        query = sql.SQL(
+            "SELECT {} FROM gis_ingest_run {} ORDER BY started_at DESC LIMIT %s"
+        ).format(
+            sql.SQL(", ").join(map(sql.Identifier, _RUN_COLUMNS)),
+            sql.SQL("WHERE layer = %s") if layer else sql.SQL(""),
+        )
+        params: tuple[Any, ...] = (layer, limit) if layer else (limit,)
+        with self.pool.connection() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [IngestRun(**dict(zip(_RUN_COLUMNS, r, strict=True))) for r in rows]
+
+    def count(self, layer: str) -> int:
+        with self.pool.connection() as conn:
+            if not _table_exists(conn, layer):
+                return 0
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(layer)))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
+    def read_features(self, layer: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        query = sql.SQL("SELECT {}, ST_AsText(geom) FROM {} ORDER BY fid").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(layer)
+        )
+        with self.pool.connection() as conn:
+            rows = conn.execute(query).fetchall()
+        for r in rows:
+            yield (*r[:-1], shapely.from_wkt(r[-1]))
+
+
+class _Abandoned(Exception):
+    """Raised inside the load transaction to roll it back when the caller did not commit."""
+
+
+class _PostgisWriter:
+    """COPYs cleaned chunks into the target (staging for replace, a temp table for upsert)."""
+
+    def __init__(self, conn: psycopg.Connection, spec: LayerSpec, run: IngestRun) -> None:
+        self.conn = conn
+        self.spec = spec
+        self.run = run
+        self.committed = False
+        self.columns = (*attribute_columns(spec), "geom")
+        self.staging = f"{spec.name}__s{run.id[:8]}"
+
+    def begin(self) -> None:
+        _lock_layer(self.conn, self.spec.name)
+        exists = _table_exists(self.conn, self.spec.name)
+        if self.run.mode == "replace" or not exists:
+            self.target = self.staging
+            self.conn.execute(create_table_sql(self.spec, self.staging))
+        elif self.run.mode == "upsert":
+            self.target = f"{self.staging}_up"
+            self.conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+                ).format(
+                    sql.Identifier(self.target),
+                    sql.SQL(", ").join(map(sql.Identifier, self.columns)),
+                    sql.Identifier(self.spec.name),
+                )
+            )
+        else:
+            self.target = self.spec.name
+        self._swap = self.target == self.staging
+
+    def write(self, rows: pd.DataFrame, geometry: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        frame = rows.loc[:, list(attribute_columns(self.spec))].copy()
+        for f in self.spec.fields:
+            if f.type == "datetime":
+                frame[f.name] = frame[f.name].map(_iso_or_none)
+        frame["geom"] = shapely.to_wkb(
+            shapely.set_srid(geometry, 4326), hex=True, include_srid=True
+        )
+        buf = io.StringIO()
+        frame.to_csv(buf, index=False, header=False)
+        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+            sql.Identifier(self.target), sql.SQL(", ").join(map(sql.Identifier, self.columns))
+        )
+        with self.conn.cursor() as cur, cur.copy(copy) as cp:
+            cp.write(buf.getvalue())
+
+    def commit(self, run: IngestRun) -> int:
+        name = sql.Identifier(self.spec.name)
+        if self._swap:
+            self._index_and_swap()
+        elif self.run.mode == "upsert":
+            self._merge_upsert()
+        self.conn.execute(sql.SQL("ANALYZE {}").format(name))
+        row = self.conn.execute(
+            sql.SQL(
+                "SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                "FROM (SELECT count(*) AS n, ST_Extent(geom) AS e FROM {}) s"
+            ).format(name)
+        ).fetchone()
+        count, bbox = (int(row[0]), row[1:]) if row else (0, (None,) * 4)
+        version = _bump_layer(self.conn, self.spec.name, count, bbox, run)
+        run.version = version
+        _insert_run(self.conn, run)
+        self.committed = True
+        return version
+
+    def _index_and_swap(self) -> None:
+        staging, name = self.staging, self.spec.name
+        self.conn.execute(
+            sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
+                sql.Identifier(f"{staging}_geom_idx"), sql.Identifier(staging)
+            )
+        )
+        if self.spec.time_field:
+            self.conn.execute(
+                sql.SQL("CREATE INDEX {} ON {} ({})").format(
+                    sql.Identifier(f"{staging}_time_idx"),
+                    sql.Identifier(staging),
+                    sql.Identifier(self.spec.time_field),
+                )
+            )
+        # The only moment readers wait: an exclusive lock held for a drop and renames.
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+        self.conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier(staging), sql.Identifier(name)
+            )
+        )
+        renames = [
+            ("CONSTRAINT", f"{staging}_pkey", f"{name}_pkey"),
+            ("CONSTRAINT", f"{staging}_ext_id_key", f"{name}_ext_id_key"),
+            ("INDEX", f"{staging}_geom_idx", f"{name}_geom_idx"),
+        ]
+        if self.spec.time_field:
+            renames.append(("INDEX", f"{staging}_time_idx", f"{name}_time_idx"))
+        for kind, old, new in renames:
+            stmt = (
+                "ALTER TABLE {t} RENAME CONSTRAINT {o} TO {n}"
+                if kind == "CONSTRAINT"
+                else "ALTER INDEX {o} RENAME TO {n}"
+            )
+            self.conn.execute(
+                sql.SQL(stmt).format(
+                    t=sql.Identifier(name), o=sql.Identifier(old), n=sql.Identifier(new)
+                )
+            )
+
+    def _merge_upsert(self) -> None:
+        cols = [c for c in self.columns if c != "ext_id"]
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {t} ({all}) SELECT {all} FROM {s} "
+                "ON CONFLICT (ext_id) DO UPDATE SET {sets}"
+            ).format(
+                t=sql.Identifier(self.spec.name),
+                s=sql.Identifier(self.target),
+                all=sql.SQL(", ").join(map(sql.Identifier, self.columns)),
+                sets=sql.SQL(", ").join(
+                    sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in cols
+                ),
+            )
+        )
+
+
+def _iso_or_none(value: Any) -> str | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return pd.Timestamp(value).isoformat()
+
+
+def _lock_layer(conn: psycopg.Connection, key: str) -> None:
+    got = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", (key,)).fetchone()
+    if not got or not got[0]:
+        raise IngestRejected(f"another ingest of {key!r} is running; try again when it ends")
+
+
+def _table_exists(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'public."{name}"',)).fetchone()
+    return bool(row and row[0])
+
+
+def _bump_layer(conn: psycopg.Connection, name: str, count: int, bbox: Any, run: IngestRun) -> int:
+    """Bump the version; a replace sets the notice, an append keeps a synthetic notice."""
+    keep_notice = run.mode != "replace" and run.notice is None
+    row = conn.execute(
+        """
+        INSERT INTO gis_layer (name, version, feature_count, minx, miny, maxx, maxy,
+            updated_at, notice_id, notice_en, last_run_id)
+        VALUES (%s, 1, %s, %s, %s, %s, %s, now(), %s, %s, %s)
+        ON CONFLICT (name) DO UPDATE SET version = gis_layer.version + 1,
+            feature_count = excluded.feature_count, minx = excluded.minx,
+            miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
+            updated_at = now(),
+            notice_id = CASE WHEN %s THEN gis_layer.notice_id ELSE excluded.notice_id END,
+            notice_en = CASE WHEN %s THEN gis_layer.notice_en ELSE excluded.notice_en END,
+            last_run_id = excluded.last_run_id
+        RETURNING version
+        """,
+        (name, count, *bbox, *_notice_values(run.notice), run.id, keep_notice, keep_notice),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _insert_run(conn: psycopg.Connection, run: IngestRun) -> None:
+    values = {c: getattr(run, c) for c in _RUN_COLUMNS}
+    conn.execute(
+        sql.SQL("INSERT INTO gis_ingest_run ({}) VALUES ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, _RUN_COLUMNS)),
+            sql.SQL(", ").join(sql.Placeholder() * len(_RUN_COLUMNS)),
+        ),
+        tuple(values.values()),
+    )
+
+
+def _notice_values(notice: Notice | None) -> tuple[str | None, str | None]:
+    return (notice.id, notice.en) if notice else (None, None)
+
+
+def _notice(id_text: str | None, en_text: str | None) -> Notice | None:
+    return Notice(id_text, en_text or id_text) if id_text else None
+
+
+def _layer_info(r: tuple) -> LayerInfo:
+    bbox = (r[3], r[4], r[5], r[6]) if r[3] is not None else None
+    return LayerInfo(r[0], r[1], r[2], bbox, r[7], _notice(r[8], r[9]), r[10])
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
