@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 Mode = Literal["replace", "append", "upsert"]
 RunStatus = Literal["succeeded", "failed"]
 
+DUPLICATE_ID_MESSAGE = (
+    "a feature id is already in the layer ({detail}); use --mode upsert to update existing "
+    "features, or replace the layer. Nothing was changed."
+)
+
 
 @dataclass(frozen=True)
 class Notice:

@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 
 from gis.errors import IngestRejected, NotFound, StoreUnavailable
-from gis.store.base import IngestRun, LayerInfo, Notice, RasterInfo, Store
+from gis.store.base import DUPLICATE_ID_MESSAGE, IngestRun, LayerInfo, Notice, RasterInfo, Store
 from gis.store.ddl import attribute_columns, column_type, quote
 from layers.spec import LayerSpec, RasterSpec
 
@@ -260,10 +260,10 @@ class EmbeddedStore(Store):
         cols = ", ".join(quote(c) for c in columns)
         with self._cursor() as cur:
             rows = cur.execute(
-                f"SELECT {cols}, ST_AsText(geom) FROM {quote(layer)} ORDER BY fid"
+                f"SELECT {cols}, ST_AsWKB(geom) FROM {quote(layer)} ORDER BY fid"
             ).fetchall()
         for r in rows:
-            yield (*r[:-1], shapely.from_wkt(r[-1]))
+            yield (*r[:-1], shapely.from_wkb(bytes(r[-1])))
 
 
 class _DuckWriter:
@@ -315,6 +315,8 @@ class _DuckWriter:
                 f"INSERT INTO {quote(self.table)} ({names}) SELECT {self._casts}, "
                 f"CAST(ext_id AS VARCHAR), ST_GeomFromWKB(__wkb) FROM __chunk{conflict}"
             )
+        except duckdb.ConstraintException as exc:
+            raise IngestRejected(DUPLICATE_ID_MESSAGE.format(detail=exc)) from None
         finally:
             self.cur.unregister("__chunk")
 

@@ -22,7 +22,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from gis.errors import IngestRejected, NotFound, StoreUnavailable
-from gis.store.base import IngestRun, LayerInfo, Notice, RasterInfo, Store
+from gis.store.base import DUPLICATE_ID_MESSAGE, IngestRun, LayerInfo, Notice, RasterInfo, Store
 from gis.store.ddl import attribute_columns
 from gis.store.sql_types import create_table_sql
 from layers.spec import LayerSpec, RasterSpec
@@ -234,13 +234,13 @@ class PostgisStore(Store):
             return int(row.fetchone()[0])  # type: ignore[index]
 
     def read_features(self, layer: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
-        query = sql.SQL("SELECT {}, ST_AsText(geom) FROM {} ORDER BY fid").format(
+        query = sql.SQL("SELECT {}, ST_AsBinary(geom) FROM {} ORDER BY fid").format(
             sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(layer)
         )
         with self.pool.connection() as conn:
             rows = conn.execute(query).fetchall()
         for r in rows:
-            yield (*r[:-1], shapely.from_wkt(r[-1]))
+            yield (*r[:-1], shapely.from_wkb(bytes(r[-1])))
 
 
 class _Abandoned(Exception):
@@ -294,8 +294,12 @@ class _PostgisWriter:
         copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
             sql.Identifier(self.target), sql.SQL(", ").join(map(sql.Identifier, self.columns))
         )
-        with self.conn.cursor() as cur, cur.copy(copy) as cp:
-            cp.write(buf.getvalue())
+        try:
+            with self.conn.cursor() as cur, cur.copy(copy) as cp:
+                cp.write(buf.getvalue())
+        except psycopg.errors.UniqueViolation as exc:
+            detail = exc.diag.message_detail or _first_line(exc)
+            raise IngestRejected(DUPLICATE_ID_MESSAGE.format(detail=detail)) from None
 
     def commit(self, run: IngestRun) -> int:
         name = sql.Identifier(self.spec.name)
