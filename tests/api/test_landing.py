@@ -17,7 +17,9 @@ from gis.ingest.source import Chunk
 from gis.store.base import IngestRun, Notice, Store
 from layers import LAYERS, get_layer
 
-DEMO = Notice("DEMO - data sintetis, bukan data bahaya nyata", "DEMO - synthetic data, not real hazard data")
+DEMO = Notice(
+    "DEMO - data sintetis, bukan data bahaya nyata", "DEMO - synthetic data, not real hazard data"
+)
 
 
 def _load_two_facilities(store: Store, notice: Notice | None) -> None:
@@ -25,10 +27,20 @@ def _load_two_facilities(store: Store, notice: Notice | None) -> None:
     attrs = pd.DataFrame({"name": ["Posko 1", "Posko 2"], "facility_type": ["shelter"] * 2})
     geoms = np.array([shapely.Point(110.4, -6.9), shapely.Point(110.41, -6.91)], dtype=object)
     cleaned = Cleaner(spec, CleanOptions(source_crs=pyproj.CRS.from_epsg(4326))).clean(
-        Chunk(0, attrs, geoms))
-    run = IngestRun(id=uuid.uuid4().hex, layer="facilities", kind="vector", mode="replace",
-                    source_path="t", source_sha256="", source_format="csv", source_bytes=0,
-                    run_by="pytest", notice=notice)
+        Chunk(0, attrs, geoms)
+    )
+    run = IngestRun(
+        id=uuid.uuid4().hex,
+        layer="facilities",
+        kind="vector",
+        mode="replace",
+        source_path="t",
+        source_sha256="",
+        source_format="csv",
+        source_bytes=0,
+        run_by="pytest",
+        notice=notice,
+    )
     with store.load(spec, run) as writer:
         writer.write(cleaned.rows, cleaned.geometry)
         writer.commit(run)
@@ -56,7 +68,9 @@ def test_landing_json_lists_every_layer_with_counts(client: TestClient, store: S
     assert {link["rel"] for link in body["links"]} >= {"self", "service-desc", "service-doc"}
 
 
-def test_landing_html_is_bilingual_and_shows_the_demo_banner(client: TestClient, store: Store) -> None:
+def test_landing_html_is_bilingual_and_shows_the_demo_banner(
+    client: TestClient, store: Store
+) -> None:
     _load_two_facilities(store, DEMO)
     r = client.get("/", headers={"accept": "text/html"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")

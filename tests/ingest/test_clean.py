@@ -49,7 +49,12 @@ P = Point(110.42, -6.97)
         (facility(), Point(250.0, 95.0), "coordinates_out_of_range", None),
         (facility(), Point(-6.97, 110.42), "coordinates_swapped", None),
         (facility(), Point(2.35, 48.85), "outside_extent", None),
-        (facility(), shapely.LineString([(110.4, -6.9), (110.5, -6.9)]), "wrong_geometry_type", None),
+        (
+            facility(),
+            shapely.LineString([(110.4, -6.9), (110.5, -6.9)]),
+            "wrong_geometry_type",
+            None,
+        ),
         (facility(name=""), P, "missing_required", "name"),
         (facility(name=None), P, "missing_required", "name"),
         (facility(capacity="lots"), P, "type_error", "capacity"),

@@ -22,35 +22,48 @@ FACILITIES = get_layer("facilities")
 DEMO = Notice("DEMO - data sintetis", "DEMO - synthetic data")
 
 
-def make_run(mode: Mode = "replace", notice: Notice | None = None, layer: str = "facilities") -> IngestRun:
+def make_run(
+    mode: Mode = "replace", notice: Notice | None = None, layer: str = "facilities"
+) -> IngestRun:
     return IngestRun(
-        id=uuid.uuid4().hex, layer=layer, kind="vector", mode=mode, source_path="test.csv",
-        source_sha256="0" * 64, source_format="csv", source_bytes=10, run_by="pytest",
+        id=uuid.uuid4().hex,
+        layer=layer,
+        kind="vector",
+        mode=mode,
+        source_path="test.csv",
+        source_sha256="0" * 64,
+        source_format="csv",
+        source_bytes=10,
+        run_by="pytest",
         notice=notice,
     )
 
 
 def facility_rows(names: list[str], ids: list[str] | None = None, lon0: float = 110.40):
-    attrs = pd.DataFrame({
-        "name": names,
-        "facility_type": ["shelter"] * len(names),
-        "capacity": [str(10 * (i + 1)) for i in range(len(names))],
-        "is_open": ["true"] * len(names),
-    })
+    attrs = pd.DataFrame(
+        {
+            "name": names,
+            "facility_type": ["shelter"] * len(names),
+            "capacity": [str(10 * (i + 1)) for i in range(len(names))],
+            "is_open": ["true"] * len(names),
+        }
+    )
     if ids is not None:
         attrs["kode"] = ids
     geoms = np.array(
         [shapely.Point(lon0 + i * 0.001, -6.95) for i in range(len(names))], dtype=object
     )
-    options = CleanOptions(source_crs=pyproj.CRS.from_epsg(4326),
-                           id_field="kode" if ids is not None else None)
+    options = CleanOptions(
+        source_crs=pyproj.CRS.from_epsg(4326), id_field="kode" if ids is not None else None
+    )
     cleaned = Cleaner(FACILITIES, options).clean(Chunk(0, attrs, geoms))
     assert cleaned.rejects.empty
     return cleaned.rows, cleaned.geometry
 
 
-def load(store: Store, rows, geoms, mode: Mode = "replace", notice: Notice | None = None,
-         chunks: int = 1) -> int:
+def load(
+    store: Store, rows, geoms, mode: Mode = "replace", notice: Notice | None = None, chunks: int = 1
+) -> int:
     run = make_run(mode, notice)
     with store.load(FACILITIES, run) as writer:
         for part in np.array_split(np.arange(len(rows)), chunks):
@@ -152,8 +165,10 @@ def test_a_second_concurrent_ingest_of_a_layer_is_refused(store: Store) -> None:
     rows, geoms = facility_rows(["A"])
     with store.load(FACILITIES, make_run()) as writer:
         writer.write(rows, geoms)
-        with pytest.raises(IngestRejected, match="another ingest"), \
-                store.load(FACILITIES, make_run()):
+        with (
+            pytest.raises(IngestRejected, match="another ingest"),
+            store.load(FACILITIES, make_run()),
+        ):
             pass
 
 
@@ -180,7 +195,7 @@ def test_replace_under_a_concurrent_reader_never_shows_a_partial_layer(store: St
         try:
             while not stop.is_set():
                 seen.add(store.count("facilities"))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=reader)
@@ -199,15 +214,17 @@ def test_replace_under_a_concurrent_reader_never_shows_a_partial_layer(store: St
 
 def test_datetime_and_date_round_trip(store: Store) -> None:
     spec = get_layer("flood_points")
-    attrs = pd.DataFrame({"observed_at": ["2026-02-01T07:00:00+07:00"], "status": ["verified"],
-                          "depth_cm": ["40"]})
+    attrs = pd.DataFrame(
+        {"observed_at": ["2026-02-01T07:00:00+07:00"], "status": ["verified"], "depth_cm": ["40"]}
+    )
     cleaned = Cleaner(spec, CleanOptions(source_crs=pyproj.CRS.from_epsg(4326))).clean(
-        Chunk(0, attrs, np.array([shapely.Point(110.4, -6.9)], dtype=object)))
+        Chunk(0, attrs, np.array([shapely.Point(110.4, -6.9)], dtype=object))
+    )
     run = make_run(layer="flood_points")
     with store.load(spec, run) as writer:
         writer.write(cleaned.rows, cleaned.geometry)
         writer.commit(run)
-    (observed, depth, _), = store.read_features("flood_points", ("observed_at", "depth_cm"))
+    ((observed, depth, _),) = store.read_features("flood_points", ("observed_at", "depth_cm"))
     assert pd.Timestamp(observed) == pd.Timestamp("2026-02-01T00:00:00Z")
     assert depth == 40
 
@@ -222,9 +239,18 @@ def test_raster_round_trip_and_version(store: Store, tmp_path: Path) -> None:
 
     path = tmp_path / "pop.tif"
     data = np.arange(20 * 10, dtype="float32").reshape(10, 20)
-    with rasterio.open(path, "w", driver="GTiff", width=20, height=10, count=1,
-                       dtype="float32", crs="EPSG:4326", nodata=-1,
-                       transform=from_origin(110.4, -6.9, 0.001, 0.001)) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=20,
+        height=10,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        nodata=-1,
+        transform=from_origin(110.4, -6.9, 0.001, 0.001),
+    ) as ds:
         ds.write(data, 1)
     raster = read_raster(path)
     with pytest.raises(NotFound):
