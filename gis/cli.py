@@ -167,13 +167,14 @@ def ingest_command(
             reject_report=reject_report,
             max_rejects=max_rejects,
         )
+        limits = IngestSettings()
         store = open_store(settings)
         try:
             result = ingest(
                 store,
                 request,
-                progress=make_progress(console),
-                limits=IngestSettings(),
+                progress=make_progress(console, limits.progress_seconds),
+                limits=limits,
                 reject_dir=settings.data_dir / "rejects",
             )
         finally:

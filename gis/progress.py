@@ -79,7 +79,8 @@ class LogProgress:
             log.info("%s: read %d features", self.description, self.done)
 
 
-def make_progress(console: Console) -> RichProgress | LogProgress:
+def make_progress(console: Console, every_seconds: float = 5.0) -> RichProgress | LogProgress:
+    """A Rich bar on a terminal, else log lines every ``every_seconds``."""
     if console.is_terminal and sys.stderr.isatty():
         return RichProgress(console)
-    return LogProgress()
+    return LogProgress(every_seconds)

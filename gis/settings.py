@@ -37,7 +37,9 @@ class IngestSettings(BaseSettings):
     max_unzipped_bytes: int = 4 * 1024**3
     max_zip_ratio: float = 200.0
     max_zip_entries: int = 1000
-    chunk_size: int = 50_000
+    chunk_size: int = Field(default=50_000, ge=1, le=1_000_000)
+    #: How often plain (non-terminal) progress logs a line.
+    progress_seconds: float = Field(default=5.0, gt=0)
     #: The service extent, lon/lat; coordinates outside are rejected.
     #: The default covers Indonesia with a margin.
     extent: tuple[float, float, float, float] = (92.0, -13.0, 143.0, 8.0)

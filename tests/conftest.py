@@ -102,6 +102,7 @@ def store_env(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict
     """Environment for a `gis` subprocess that should use the same store as ``kind``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIS_")}
     env["GIS_DATA_DIR"] = str(tmp_path)
+    env["COLUMNS"] = "200"  # Rich wraps tables at 80 columns when not on a terminal
     env["GIS_EMBEDDED_FILE"] = "store.duckdb"
     if kind == "postgis":
         env["GIS_DATABASE_URL"] = request.getfixturevalue("postgis_url")

@@ -1,0 +1,1 @@
+"""Ingestion: read (formats, safety) -> clean (reproject, validate) -> load (store)."""
