@@ -135,9 +135,7 @@ def ingest_command(
     ] = None,
     classify: Annotated[
         str | None,
-        typer.Option(
-            help="Raster to hazard_zones by lower bounds: low=0.1,medium=0.5,high=1.5."
-        ),
+        typer.Option(help="Raster to hazard_zones by lower bounds: low=0.1,medium=0.5,high=1.5."),
     ] = None,
     reject_report: Annotated[
         Path | None, typer.Option(help="Where to write the reject report (CSV).")

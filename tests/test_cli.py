@@ -22,8 +22,9 @@ GIS = [sys.executable, "-m", "gis.cli"]
 
 
 def gis(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([*GIS, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [*GIS, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture
@@ -95,8 +96,9 @@ def _truncated(path: Path, tmp: Path) -> Path:
         (lambda t: samples.write("geojson", t), ["--set", "colour=red"], "colour"),
     ],
 )
-def test_bad_input_fails_clearly_and_changes_nothing(env: dict[str, str], tmp_path: Path,
-                                                     make, args: list[str], message: str) -> None:
+def test_bad_input_fails_clearly_and_changes_nothing(
+    env: dict[str, str], tmp_path: Path, make, args: list[str], message: str
+) -> None:
     (tmp_path / "good").mkdir()
     good = samples.write("geojson", tmp_path / "good")
     assert gis(["ingest", str(good), "--layer", "facilities"], env).returncode == 0
@@ -126,7 +128,8 @@ def test_kill_9_mid_ingest_leaves_the_previous_layer(env: dict[str, str], tmp_pa
         [*GIS, "ingest", str(big), "--layer", "facilities"],
         env={**env, "GIS_INGEST_CHUNK_SIZE": "2000", "GIS_INGEST_PROGRESS_SECONDS": "0.3"},
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 60
@@ -149,22 +152,26 @@ def test_serve_answers_health_ready_and_landing(env: dict[str, str], tmp_path: P
     path = samples.write("geojson", tmp_path)
     assert gis(["ingest", str(path), "--layer", "facilities"], env).returncode == 0
     port = 18000 + os.getpid() % 1000
-    proc = subprocess.Popen([*GIS, "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*GIS, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                with urllib.request.urlopen(base + "/health", timeout=1) as r:  # noqa: S310
+                with urllib.request.urlopen(base + "/health", timeout=1) as r:
                     assert json.load(r)["status"] == "ok"
                     break
             except OSError:
                 time.sleep(0.2)
         else:
             pytest.fail("server did not start")
-        with urllib.request.urlopen(base + "/ready", timeout=5) as r:  # noqa: S310
+        with urllib.request.urlopen(base + "/ready", timeout=5) as r:
             assert json.load(r)["status"] == "ready"
-        with urllib.request.urlopen(base + "/", timeout=5) as r:  # noqa: S310
+        with urllib.request.urlopen(base + "/", timeout=5) as r:
             layers = {x["name"]: x["feature_count"] for x in json.load(r)["layers"]}
         assert layers["facilities"] == 2
     finally:

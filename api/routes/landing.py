@@ -23,7 +23,8 @@ _ALLOWED = {"f"}
 
 
 def _store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
+    store: Store = request.app.state.store
+    return store
 
 
 def _format(request: Request) -> str:
@@ -75,9 +76,8 @@ def _landing_data(store: Store) -> dict[str, Any]:
         }
         for name, spec in RASTERS.items()
     ]
-    notices = {
-        (x["notice"]["id"], x["notice"]["en"]) for x in [*layers, *raster_list] if x["notice"]
-    }
+    notices = {i.notice for i in infos.values() if i.notice}
+    notices |= {r.notice for r in rasters.values() if r.notice}
     return {
         "title": "GIS Publik",
         "description": {
@@ -88,7 +88,7 @@ def _landing_data(store: Store) -> dict[str, Any]:
         },
         "version": __version__,
         "store": store.kind,
-        "notices": [{"id": i, "en": e} for i, e in sorted(notices)],
+        "notices": [{"id": n.id, "en": n.en} for n in sorted(notices, key=lambda n: n.id)],
         "layers": layers,
         "rasters": raster_list,
         "links": [
@@ -97,7 +97,7 @@ def _landing_data(store: Store) -> dict[str, Any]:
             {
                 "rel": "service-desc",
                 "href": "/openapi.json",
-                "type": "application/vnd.oai.openapi+json;version=3.0",
+                "type": "application/vnd.oai.openapi+json;version=3.1",
             },
             {"rel": "service-doc", "href": "/api.html", "type": "text/html"},
             {"rel": "status", "href": "/health", "type": "application/json"},

@@ -451,8 +451,8 @@ def _to_bool(raw: pd.Series, missing: np.ndarray, _: CleanOptions) -> tuple[pd.S
     text = raw.astype("string").str.strip().str.lower()
     is_true = text.isin(_TRUE).to_numpy(dtype=bool)
     is_false = text.isin(_FALSE).to_numpy(dtype=bool)
-    values = pd.Series(np.where(is_true, True, np.where(is_false, False, None)), dtype="boolean")
-    values[missing] = pd.NA
+    values = pd.Series(pd.array(is_true, dtype="boolean"))
+    values[~is_true & ~is_false] = pd.NA
     bad = ~missing & ~is_true & ~is_false
     return values, bad
 

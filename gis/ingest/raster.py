@@ -31,8 +31,6 @@ import hashlib
 import math
 import numbers
 import os
-import re
-import stat
 import warnings
 from array import array
 from collections.abc import Iterator, Sequence
@@ -59,7 +57,8 @@ from rasterio.windows import Window
 from shapely.geometry import MultiPolygon
 
 from gis.crs import STORAGE_CRS, in_range, to_storage_transformer
-from gis.errors import IngestRejected, InvalidInput, UnsafeInput
+from gis.errors import IngestRejected, InvalidInput
+from gis.ingest.safety import check_path, read_head
 from gis.ingest.source import Chunk, Source
 from gis.settings import IngestSettings, ingest_settings
 
@@ -79,11 +78,6 @@ STORED_BLOCK_SIZE = 256
 
 #: Little- and big-endian classic TIFF, then little- and big-endian BigTIFF.
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-_VRT_MARKERS = (b"<vrtdataset", b"<ogrvrtdatasource")
-#: A leading 'NAME:' is a URL scheme (also after Path() folded '://' into ':/'), a driver
-#: prefix such as 'GTIFF_DIR:' or a connection string, never a plain upload path.
-_PREFIXED = re.compile(r"^[A-Za-z][A-Za-z0-9_+. -]*:")
-_VRT_SUFFIXES = frozenset({".vrt", ".ovf"})
 #: While GDAL has the file open: never list the upload directory or open sidecar files
 #: (.aux.xml, .ovr, .msk), never fetch anything over HTTP, never write .aux.xml files.
 _GDAL_ENV = {
@@ -489,33 +483,13 @@ def _sha256(path: Path) -> str:
 def _check_file(path: Path, limits: IngestSettings) -> Path:
     """Refuse anything but a local regular TIFF file within the size limit.
 
-    Returns the absolute path to give GDAL: it starts with '/', so GDAL never reads it as
-    a '/vsi' virtual path or a driver prefix such as 'GTIFF_DIR:'.
+    The path checks are the vector readers' (gis.ingest.safety); the returned absolute path
+    starts with '/', so GDAL never reads it as a '/vsi' path or a driver prefix.
     """
-    text = os.fspath(path)
-    absolute = os.path.abspath(text)
-    for candidate in (text, absolute):
-        if candidate.lower().startswith("/vsi") or "://" in candidate or _PREFIXED.match(candidate):
-            raise UnsafeInput(f"{path.name}: only local files are accepted, not {text!r}")
-    if path.suffix.lower() in _VRT_SUFFIXES:
-        raise UnsafeInput(f"{path.name}: VRT files are not accepted")
-    try:
-        info = os.stat(absolute)
-    except OSError:
-        raise IngestRejected(f"{path.name}: file not found or not readable") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise IngestRejected(f"{path.name}: not a regular file")
-    if info.st_size > limits.max_bytes:
-        raise IngestRejected(
-            f"{path.name}: {info.st_size} bytes is over the limit of {limits.max_bytes}"
-        )
-    with open(absolute, "rb") as f:
-        head = f.read(1024)
-    if any(marker in head.lower() for marker in _VRT_MARKERS):
-        raise UnsafeInput(f"{path.name}: VRT content is not accepted")
-    if head[:4] not in _TIFF_MAGIC:
+    resolved = check_path(path, limits)
+    if read_head(resolved, 4) not in _TIFF_MAGIC:
         raise IngestRejected(f"{path.name}: not a GeoTIFF (no TIFF signature)")
-    return Path(absolute)
+    return resolved
 
 
 @contextmanager

@@ -52,7 +52,7 @@ GDAL_CONFIG: dict[str, str] = {
 
 #: 'PG:', 'GPKG:', 'WFS:', 'ESRI Shapefile:', 'http:' ... GDAL reads a leading
 #: 'NAME:' as a driver prefix or URL scheme.
-_DRIVER_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_ -]*:")
+_DRIVER_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_+. -]*:")
 _VRT_SUFFIXES = frozenset({".vrt", ".ovf"})
 _VRT_MARKERS = (b"<OGRVRTDataSource", b"<VRTDataset")
 #: The smallest zip entry whose compression ratio matters; tiny entries can compress

@@ -84,7 +84,11 @@ class EmbeddedStore(Store):
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+        # Never fetch extensions from the network: the spatial one comes from its wheel.
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
         try:
             self._db = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:

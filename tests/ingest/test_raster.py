@@ -571,7 +571,7 @@ def test_size_limit(tmp_path: Path) -> None:
     path = write_tif(tmp_path / "depth.tif", hazard_blocks())
     small = IngestSettings(max_bytes=1000)
     for exc in both_readers(path, small):
-        assert type(exc) is IngestRejected and "over the limit" in exc.message
+        assert type(exc) is IngestRejected and "over the 1000 B limit" in exc.message
 
 
 def test_pixel_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
