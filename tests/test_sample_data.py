@@ -18,12 +18,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 import pyogrio
 import pytest
 import rasterio
 import shapely
 import shapely.geometry
+from shapely.geometry.base import BaseGeometry
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_sample_data.py"
@@ -79,7 +79,7 @@ def manifest(out: Path) -> dict[str, Any]:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
-def features(path: Path) -> Iterator[tuple[dict[str, Any], shapely.Geometry]]:
+def features(path: Path) -> Iterator[tuple[dict[str, Any], BaseGeometry]]:
     """(properties, geometry) of a GeoJSON file or a lon/lat CSV, values as written."""
     if path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as f:
@@ -92,7 +92,7 @@ def features(path: Path) -> Iterator[tuple[dict[str, Any], shapely.Geometry]]:
         yield feature["properties"], shapely.geometry.shape(feature["geometry"])
 
 
-def layer(out: Path, name: str) -> list[tuple[dict[str, Any], shapely.Geometry]]:
+def layer(out: Path, name: str) -> list[tuple[dict[str, Any], BaseGeometry]]:
     (entry,) = [e for e in manifest(out)["layers"] if e["layer"] == name]
     return list(features(out / entry["file"]))
 
@@ -201,7 +201,7 @@ def test_admin_codes_and_parents(demo: Path) -> None:
 
 def test_villages_tessellate_districts_and_districts_the_regency(demo: Path) -> None:
     rows = layer(demo, "admin_areas")
-    children: dict[str, list[shapely.Geometry]] = {}
+    children: dict[str, list[BaseGeometry]] = {}
     for properties, geometry in rows:
         if properties["parent_code"] is not None:
             children.setdefault(properties["parent_code"], []).append(geometry)
@@ -233,7 +233,7 @@ def test_hazard_zones_do_not_overlap_per_type_and_stay_in_the_regency(demo: Path
 def test_facilities_are_inside_the_regency_with_realistic_mix(demo: Path) -> None:
     regency = next(g for p, g in layer(demo, "admin_areas") if p["level"] == "regency")
     rows = layer(demo, "facilities")
-    xy = np.array([(g.x, g.y) for _, g in rows])
+    xy = shapely.get_coordinates([g for _, g in rows])
     assert shapely.contains_xy(regency, xy[:, 0], xy[:, 1]).all()
     types = [p["facility_type"] for p, _ in rows]
     assert set(types) == set(catalog.FACILITY_TYPES)
@@ -253,7 +253,7 @@ def test_flood_points_are_mostly_in_medium_or_high_flood_zones(demo: Path) -> No
     )
     rows = layer(demo, "flood_points")
     assert len(rows) == round(1500 * SCALE)
-    xy = np.array([(g.x, g.y) for _, g in rows])
+    xy = shapely.get_coordinates([g for _, g in rows])
     assert shapely.contains_xy(regency, xy[:, 0], xy[:, 1]).all()
     assert shapely.contains_xy(zones, xy[:, 0], xy[:, 1]).mean() > 0.5
     statuses = [p["status"] for p, _ in rows]

@@ -8,7 +8,10 @@ readers see the old layer until the commit and the new one after, never an empty
 
 from __future__ import annotations
 
+import contextlib
 import io
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import shapely
 from psycopg import sql
 from psycopg_pool import ConnectionPool
@@ -116,7 +121,12 @@ class PostgisStore(Store):
                 with conn.transaction():
                     writer = _PostgisWriter(conn, spec, run)
                     writer.begin()
-                    yield writer
+                    try:
+                        yield writer
+                    finally:
+                        # The COPY thread must let go of the connection before rollback.
+                        with contextlib.suppress(Exception):
+                            writer.finish_copy()
                     if not writer.committed:
                         raise _Abandoned()
             except _Abandoned:
@@ -243,6 +253,46 @@ class PostgisStore(Store):
             yield (*r[:-1], shapely.from_wkb(bytes(r[-1])))
 
 
+_CSV_OPTIONS = pa_csv.WriteOptions(include_header=False)
+
+
+class _CopyStream:
+    """One COPY for the whole load, fed through a small queue by a background thread, so
+    the client prepares chunk n+1 while the server stores chunk n. The queue is bounded,
+    which keeps memory flat: the producer waits when the server is behind."""
+
+    def __init__(self, conn: psycopg.Connection, statement: sql.Composed, depth: int = 2) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(conn, statement), name="gis-copy", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, conn: psycopg.Connection, statement: sql.Composed) -> None:
+        try:
+            with conn.cursor() as cur, cur.copy(statement) as copy:
+                while (data := self._queue.get()) is not None:
+                    copy.write(data)
+        except BaseException as exc:  # handed to the producer thread
+            self._error = exc
+            while self._queue.get() is not None:  # unblock a waiting producer
+                pass
+
+    def put(self, data: bytes) -> None:
+        self._raise()
+        self._queue.put(data)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
 class _Abandoned(Exception):
     """Raised inside the load transaction to roll it back when the caller did not commit."""
 
@@ -257,6 +307,7 @@ class _PostgisWriter:
         self.committed = False
         self.columns = (*attribute_columns(spec), "geom")
         self.staging = f"{spec.name}__s{run.id[:8]}"
+        self._stream: _CopyStream | None = None
 
     def begin(self) -> None:
         _lock_layer(self.conn, self.spec.name)
@@ -282,26 +333,34 @@ class _PostgisWriter:
     def write(self, rows: pd.DataFrame, geometry: np.ndarray) -> None:
         if len(rows) == 0:
             return
-        frame = rows.loc[:, list(attribute_columns(self.spec))].copy()
-        for f in self.spec.fields:
-            if f.type == "datetime":
-                frame[f.name] = frame[f.name].map(_iso_or_none)
-        frame["geom"] = shapely.to_wkb(
-            shapely.set_srid(geometry, 4326), hex=True, include_srid=True
+        frame = rows.loc[:, list(attribute_columns(self.spec))]
+        table = pa.Table.from_pandas(frame, preserve_index=False).append_column(
+            "geom",
+            pa.array(shapely.to_wkb(shapely.set_srid(geometry, 4326), hex=True, include_srid=True)),
         )
-        buf = io.StringIO()
-        frame.to_csv(buf, index=False, header=False)
-        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-            sql.Identifier(self.target), sql.SQL(", ").join(map(sql.Identifier, self.columns))
-        )
+        buf = io.BytesIO()
+        pa_csv.write_csv(table, buf, _CSV_OPTIONS)
+        if self._stream is None:
+            copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+                sql.Identifier(self.target),
+                sql.SQL(", ").join(map(sql.Identifier, self.columns)),
+            )
+            self._stream = _CopyStream(self.conn, copy)
+        self._stream.put(buf.getvalue())
+
+    def finish_copy(self) -> None:
+        """End the COPY (if any) and surface its error; the connection is free after."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
         try:
-            with self.conn.cursor() as cur, cur.copy(copy) as cp:
-                cp.write(buf.getvalue())
+            stream.close()
         except psycopg.errors.UniqueViolation as exc:
             detail = exc.diag.message_detail or _first_line(exc)
             raise IngestRejected(DUPLICATE_ID_MESSAGE.format(detail=detail)) from None
 
     def commit(self, run: IngestRun) -> int:
+        self.finish_copy()
         name = sql.Identifier(self.spec.name)
         if self._swap:
             self._index_and_swap()
@@ -378,12 +437,6 @@ class _PostgisWriter:
                 ),
             )
         )
-
-
-def _iso_or_none(value: Any) -> str | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return pd.Timestamp(value).isoformat()
 
 
 def _lock_layer(conn: psycopg.Connection, key: str) -> None:
