@@ -94,12 +94,37 @@ REGENCY_NAME = "Kota Pesisir Sintetis"
 N_DISTRICTS = 6
 VILLAGES_PER_DISTRICT = (4, 6)  # inclusive range, about 5 on average
 NAME_PREFIXES = (
-    "Suka", "Sido", "Karang", "Tegal", "Banyu", "Jati", "Wono", "Purwo", "Ngesti", "Tirto",
-    "Mekar", "Sumber", "Rejo", "Kembang", "Panca",
+    "Suka",
+    "Sido",
+    "Karang",
+    "Tegal",
+    "Banyu",
+    "Jati",
+    "Wono",
+    "Purwo",
+    "Ngesti",
+    "Tirto",
+    "Mekar",
+    "Sumber",
+    "Rejo",
+    "Kembang",
+    "Panca",
 )
 NAME_SUFFIXES = (
-    "maju", "mulyo", "rejo", "sari", "asri", "jaya", "makmur", "harjo", "agung", "luhur",
-    "indah", "wangi", "arum", "lestari",
+    "maju",
+    "mulyo",
+    "rejo",
+    "sari",
+    "asri",
+    "jaya",
+    "makmur",
+    "harjo",
+    "agung",
+    "luhur",
+    "indah",
+    "wangi",
+    "arum",
+    "lestari",
 )
 
 # --- Layer contents -----------------------------------------------------------------------
@@ -133,13 +158,27 @@ FACILITY_CAPACITY = {
 SCHOOL_KINDS = ("SD Negeri", "SMP Negeri", "SMA Negeri", "SMK Negeri", "MI Negeri")
 SCHOOL_KIND_SHARES = (0.55, 0.22, 0.1, 0.08, 0.05)
 SHELTER_KINDS = (
-    "Tempat Evakuasi Sementara", "Gedung Serbaguna", "Posko Pengungsian Masjid Jami",
+    "Tempat Evakuasi Sementara",
+    "Gedung Serbaguna",
+    "Posko Pengungsian Masjid Jami",
     "Balai Warga",
 )
 HOSPITAL_KINDS = ("RS Umum", "RS Ibu dan Anak", "RS Bhakti")
 STREETS = (
-    "Melati", "Kenanga", "Flamboyan", "Cempaka", "Anggrek", "Mawar", "Dahlia", "Teratai",
-    "Kamboja", "Nusa Indah", "Seroja", "Bugenvil", "Asoka", "Soka",
+    "Melati",
+    "Kenanga",
+    "Flamboyan",
+    "Cempaka",
+    "Anggrek",
+    "Mawar",
+    "Dahlia",
+    "Teratai",
+    "Kamboja",
+    "Nusa Indah",
+    "Seroja",
+    "Bugenvil",
+    "Asoka",
+    "Soka",
 )
 
 HAZARD_CLASSES = ("low", "medium", "high")  # raster codes 1, 2, 3
@@ -543,7 +582,10 @@ class Admin:
         rows += [
             (code, f"Kelurahan {name}", "village", parent, geom)
             for code, name, parent, geom in zip(
-                self.village_codes, self.village_names, self.village_parents, self.villages,
+                self.village_codes,
+                self.village_names,
+                self.village_parents,
+                self.villages,
                 strict=True,
             )
         ]
@@ -571,9 +613,7 @@ def as_multipolygons(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def random_points_in(
-    rng: np.random.Generator, polygon: BaseGeometry, n: int
-) -> np.ndarray:
+def random_points_in(rng: np.random.Generator, polygon: BaseGeometry, n: int) -> np.ndarray:
     """n uniform random points inside polygon, as an (n, 2) array."""
     shapely.prepare(polygon)
     minx, miny, maxx, maxy = polygon.bounds
@@ -600,8 +640,7 @@ def lloyd(seeds: np.ndarray, clip: BaseGeometry, rounds: int) -> np.ndarray:
 
 def voronoi_edges(seeds: np.ndarray, clip: BaseGeometry) -> BaseGeometry:
     envelope = shapely.buffer(shapely.envelope(clip), 1.0)
-    edges = shapely.voronoi_polygons(shapely.MultiPoint(seeds), extend_to=envelope,
-                                     only_edges=True)
+    edges = shapely.voronoi_polygons(shapely.MultiPoint(seeds), extend_to=envelope, only_edges=True)
     return shapely.intersection(edges, clip)
 
 
@@ -649,7 +688,10 @@ def assign_faces(
 
 
 def build_admin(
-    seed: int, faces: np.ndarray, face_village: np.ndarray, v_district: np.ndarray,
+    seed: int,
+    faces: np.ndarray,
+    face_village: np.ndarray,
+    v_district: np.ndarray,
     n_districts: int,
 ) -> Admin:
     """Unions faces into villages and villages into districts, with codes and names."""
@@ -670,8 +712,10 @@ def build_admin(
     owner = np.array(v_of_district)
     village_geoms = np.array(villages, dtype=object)
     districts = np.array(
-        [shapely.union_all(village_geoms[owner == k], grid_size=PRECISION)
-         for k in range(n_districts)],
+        [
+            shapely.union_all(village_geoms[owner == k], grid_size=PRECISION)
+            for k in range(n_districts)
+        ],
         dtype=object,
     )
     return Admin(
@@ -717,7 +761,9 @@ def build_city(seed: int, scale: float) -> City:
     shapely.prepare(regency)
     lines = river_lines(plan, frame, seed)
     terrain = Terrain(
-        plan, frame, segment_tree([g for _, _, g in lines]),
+        plan,
+        frame,
+        segment_tree([g for _, _, g in lines]),
         segment_tree([coastline(plan, frame)]),
     )
     rivers = clip_rivers(lines, regency)
@@ -727,9 +773,7 @@ def build_city(seed: int, scale: float) -> City:
     fields["flood"] = flood_classes(fields["elev"], fields["d_river"], fields["d_coast"])
     fields["landslide"] = landslide_classes(fields["elev"], grid)
     fields["depth"] = flood_depth(fields["elev"], fields["d_river"], fields["d_coast"])
-    inside = rasterio.features.geometry_mask(
-        [regency], grid.shape, grid.transform, invert=True
-    )
+    inside = rasterio.features.geometry_mask([regency], grid.shape, grid.transform, invert=True)
     return City(seed, scale, frame, terrain, admin, rivers, grid, inside, fields)
 
 
@@ -789,9 +833,7 @@ def class_faces(classes: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray
     return faces[values > 0], values[values > 0]
 
 
-def zones(
-    classes: np.ndarray, city: City, min_cells: int
-) -> list[tuple[int, BaseGeometry]]:
+def zones(classes: np.ndarray, city: City, min_cells: int) -> list[tuple[int, BaseGeometry]]:
     """(class, MultiPolygon) zones: sieved, simplified without gaps or overlaps, then cut
     along district boundaries, as agencies publish hazard maps per kecamatan."""
     sieved = rasterio.features.sieve(classes, min_cells, mask=city.inside, connectivity=4)
@@ -800,9 +842,7 @@ def zones(
     if len(faces) == 0:
         return []
     simplified = shapely.coverage_simplify(faces, 1.6 * city.grid.res)
-    face, district = shapely.STRtree(city.admin.districts).query(
-        simplified, predicate="intersects"
-    )
+    face, district = shapely.STRtree(city.admin.districts).query(simplified, predicate="intersects")
     clipped = shapely.intersection(
         simplified[face], city.admin.districts[district], grid_size=PRECISION
     )
@@ -810,7 +850,8 @@ def zones(
     out: list[tuple[int, BaseGeometry]] = []
     for value, geom in zip(values[face], clipped, strict=True):
         parts = [
-            p for p in shapely.get_parts(geom)
+            p
+            for p in shapely.get_parts(geom)
             if isinstance(p, shapely.Polygon) and p.area >= min_area
         ]
         if parts:
@@ -831,8 +872,12 @@ def hazard_zones(city: City) -> gpd.GeoDataFrame:
     centroids = shapely.get_coordinates(shapely.centroid([r[3] for r in rows]))
     order = sorted(
         range(len(rows)),
-        key=lambda i: (rows[i][0], HAZARD_CLASSES.index(rows[i][1]), -centroids[i, 1],
-                       centroids[i, 0]),
+        key=lambda i: (
+            rows[i][0],
+            HAZARD_CLASSES.index(rows[i][1]),
+            -centroids[i, 1],
+            centroids[i, 0],
+        ),
     )
     return gpd.GeoDataFrame(
         {
@@ -968,8 +1013,7 @@ def facilities(city: City, n: int) -> pd.DataFrame:
     admin = city.admin
     v_names = [admin.village_names[i] for i in village]
     d_names = [
-        admin.district_names[admin.district_codes.index(admin.village_parents[i])]
-        for i in village
+        admin.district_names[admin.district_codes.index(admin.village_parents[i])] for i in village
     ]
     namer = FacilityNamer(rng)
     names = unique_names(
@@ -1122,8 +1166,7 @@ def write_raster(
 
 def write_rasters(city: City, out: Path) -> list[dict[str, str]]:
     grid, people = population_grid(city)
-    write_raster(out / "population.tif", people, grid, UTM_EPSG, -1.0,
-                 {"UNIT": "people per cell"})
+    write_raster(out / "population.tif", people, grid, UTM_EPSG, -1.0, {"UNIT": "people per cell"})
     depth = np.where(city.inside, city.fields["depth"], -9999.0)
     write_raster(out / "flood_depth.tif", depth, city.grid, 4326, -9999.0, {"UNIT": "m"})
     return [
@@ -1148,8 +1191,13 @@ def stream_fgb(
     path.unlink(missing_ok=True)
     reader = pa.RecordBatchReader.from_batches(schema, batches)
     pyogrio.write_arrow(
-        reader, path, layer=path.stem, driver="FlatGeobuf", geometry_name="geometry",
-        geometry_type=geometry_type, crs="EPSG:4326",
+        reader,
+        path,
+        layer=path.stem,
+        driver="FlatGeobuf",
+        geometry_name="geometry",
+        geometry_type=geometry_type,
+        crs="EPSG:4326",
     )
 
 
@@ -1192,7 +1240,9 @@ def hazard_cell_batches(city: City, n: int, schema: pa.Schema) -> Iterator[pa.Re
         code = np.maximum(np.where(is_slide, slide, flood), 1)
         half = size / 2
         boxes = shapely.box(
-            np.round(x - half, 6), np.round(y - half, 6), np.round(x + half, 6),
+            np.round(x - half, 6),
+            np.round(y - half, 6),
+            np.round(x + half, 6),
             np.round(y + half, 6),
         )
         polys = shapely.multipolygons(boxes, indices=np.arange(len(boxes)))
@@ -1217,7 +1267,10 @@ def write_vector(frame: gpd.GeoDataFrame, path: Path) -> None:
     path.unlink(missing_ok=True)
     if path.suffix == ".geojson":
         pyogrio.write_dataframe(
-            frame, path, layer=path.stem, driver="GeoJSON",
+            frame,
+            path,
+            layer=path.stem,
+            driver="GeoJSON",
             layer_options={"COORDINATE_PRECISION": "6"},
         )
     else:
@@ -1284,10 +1337,15 @@ def write_demo(city: City, out: Path, n_points: int) -> None:
     counts = hazards["hazard_type"].value_counts()
     (out / "README.md").write_text(
         README.format(
-            regency=REGENCY_NAME, source=DEMO_SOURCE, districts=len(city.admin.districts),
-            villages=len(city.admin.villages), flood=counts.get("flood", 0),
-            landslide=counts.get("landslide", 0), facilities=len(facility_list),
-            points=len(points), people=round(POP_TOTAL * city.scale),
+            regency=REGENCY_NAME,
+            source=DEMO_SOURCE,
+            districts=len(city.admin.districts),
+            villages=len(city.admin.villages),
+            flood=counts.get("flood", 0),
+            landslide=counts.get("landslide", 0),
+            facilities=len(facility_list),
+            points=len(points),
+            people=round(POP_TOTAL * city.scale),
         ),
         encoding="utf-8",
     )
@@ -1297,15 +1355,17 @@ def write_bench(city: City, out: Path, n_points: int, n_polygons: int) -> None:
     """Benchmark set: FlatGeobuf layers streamed in batches, plus the small layers."""
     write_vector(city.admin.frame(), out / "admin_areas.fgb")
     zone_schema = pa.schema(
-        [pa.field(n, pa.string()) for n in ("hazard_type", "hazard_class", "source",
-                                            "valid_from")]
+        [pa.field(n, pa.string()) for n in ("hazard_type", "hazard_class", "source", "valid_from")]
         + [wkb_field("geometry")]
     )
-    stream_fgb(out / "hazard_zones.fgb", zone_schema,
-               hazard_cell_batches(city, n_polygons, zone_schema), "MultiPolygon")
+    stream_fgb(
+        out / "hazard_zones.fgb",
+        zone_schema,
+        hazard_cell_batches(city, n_polygons, zone_schema),
+        "MultiPolygon",
+    )
     write_vector(city.rivers, out / "rivers.fgb")
-    write_csv(facilities(city, round(FACILITIES_AT_SCALE_1 * city.scale)),
-              out / "facilities.csv")
+    write_csv(facilities(city, round(FACILITIES_AT_SCALE_1 * city.scale)), out / "facilities.csv")
     point_schema = pa.schema(
         [
             pa.field("depth_cm", pa.int32()),
@@ -1315,8 +1375,12 @@ def write_bench(city: City, out: Path, n_points: int, n_polygons: int) -> None:
             wkb_field("geometry"),
         ]
     )
-    stream_fgb(out / "flood_points.fgb", point_schema,
-               flood_point_batches(city, n_points, point_schema), "Point")
+    stream_fgb(
+        out / "flood_points.fgb",
+        point_schema,
+        flood_point_batches(city, n_points, point_schema),
+        "Point",
+    )
     write_manifest(out, ".fgb", write_rasters(city, out))
 
 
@@ -1362,23 +1426,44 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Generate a deterministic SYNTHETIC demo city (not real hazard data).",
     )
-    parser.add_argument("--out", type=Path, default=Path("data"),
-                        help="output directory, created if missing (default: data/)")
-    parser.add_argument("--seed", type=non_negative_int, default=42,
-                        help="random seed; same seed and options give identical files "
-                             "(default: 42)")
-    parser.add_argument("--scale", type=positive_float, default=1.0,
-                        help="city size: area, population and feature counts scale with it "
-                             "(default: 1.0, about 0.25 x 0.2 degrees)")
-    parser.add_argument("--points", type=positive_int, default=None,
-                        help="number of flood points (default: 1500 x scale for demo, "
-                             "1,000,000 x scale for bench)")
-    parser.add_argument("--polygons", type=positive_int, default=None,
-                        help="bench only: number of small hazard zone polygons "
-                             "(default: 100,000 x scale)")
-    parser.add_argument("--formats", choices=("demo", "bench"), default="demo",
-                        help="demo: small GeoJSON/CSV/GeoTIFF set committed to the repo; "
-                             "bench: large FlatGeobuf layers for benchmarks (default: demo)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("data"),
+        help="output directory, created if missing (default: data/)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=42,
+        help="random seed; same seed and options give identical files (default: 42)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=positive_float,
+        default=1.0,
+        help="city size: area, population and feature counts scale with it "
+        "(default: 1.0, about 0.25 x 0.2 degrees)",
+    )
+    parser.add_argument(
+        "--points",
+        type=positive_int,
+        default=None,
+        help="number of flood points (default: 1500 x scale for demo, 1,000,000 x scale for bench)",
+    )
+    parser.add_argument(
+        "--polygons",
+        type=positive_int,
+        default=None,
+        help="bench only: number of small hazard zone polygons (default: 100,000 x scale)",
+    )
+    parser.add_argument(
+        "--formats",
+        choices=("demo", "bench"),
+        default="demo",
+        help="demo: small GeoJSON/CSV/GeoTIFF set committed to the repo; "
+        "bench: large FlatGeobuf layers for benchmarks (default: demo)",
+    )
     return parser.parse_args(argv)
 
 
