@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyproj
 import shapely
 
@@ -244,7 +246,8 @@ class Cleaner:
         geoms = np.asarray(geoms, dtype=object)
         verdicts.mark(shapely.is_missing(geoms), "missing_geometry")
         verdicts.mark(shapely.is_empty(geoms) & ~shapely.is_missing(geoms), "empty_geometry")
-        geoms = shapely.force_2d(geoms)
+        if shapely.has_z(geoms).any():
+            geoms = shapely.force_2d(geoms)
         bounds = shapely.bounds(geoms)
         finite = np.isfinite(bounds).all(axis=1)
         verdicts.mark(~finite & verdicts.ok, "coordinates_not_finite")
@@ -468,21 +471,46 @@ def _to_datetime(
         parsed = ts.dt.tz_convert("UTC")
     else:
         text = raw.astype("string").str.strip()
-        aware = text.str.contains(_TZ_SUFFIX, regex=True).fillna(False).to_numpy(dtype=bool)
-        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
-        if aware.any():
-            parsed[aware] = pd.to_datetime(text[aware], utc=True, errors="coerce", format="ISO8601")
-        naive = ~aware & ~missing
-        if naive.any():
-            local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-            parsed[naive] = local.dt.tz_localize(
-                opts.default_tz, ambiguous="NaT", nonexistent="NaT"
-            ).dt.tz_convert("UTC")
+        fast = _arrow_datetimes(text, opts.default_tz)
+        parsed = fast if fast is not None else _pandas_datetimes(text, missing, opts.default_tz)
     bad = ~missing & parsed.isna().to_numpy(dtype=bool)
     return parsed, bad
 
 
 _TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _arrow_datetimes(text: pd.Series, default_tz: str) -> pd.Series | None:
+    """The fast path (Arrow's ISO 8601 parser, ~40x pandas): all present values aware, or
+    all naive, and all parseable. Anything else returns None for the per-value path."""
+    arr = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+    aware = pc.match_substring_regex(arr, _TZ_SUFFIX)
+    n_aware = pc.sum(aware).as_py() or 0
+    try:
+        if n_aware == len(arr) - arr.null_count:
+            ts = pc.cast(arr, pa.timestamp("us", tz="UTC"))
+        elif n_aware == 0:
+            ts = pc.assume_timezone(pc.cast(arr, pa.timestamp("us")), default_tz)
+        else:
+            return None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(ts.to_pandas(), index=text.index).astype("datetime64[ns, UTC]")
+
+
+def _pandas_datetimes(text: pd.Series, missing: np.ndarray, default_tz: str) -> pd.Series:
+    """Value by value: a bad value becomes NaT (a type_error) without failing the rest."""
+    aware = text.str.contains(_TZ_SUFFIX, regex=True).fillna(False).to_numpy(dtype=bool)
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    if aware.any():
+        parsed[aware] = pd.to_datetime(text[aware], utc=True, errors="coerce", format="ISO8601")
+    naive = ~aware & ~missing
+    if naive.any():
+        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
+        parsed[naive] = local.dt.tz_localize(
+            default_tz, ambiguous="NaT", nonexistent="NaT"
+        ).dt.tz_convert("UTC")
+    return parsed
 
 
 def _to_date(

@@ -12,7 +12,7 @@ import contextlib
 import io
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -256,14 +256,26 @@ class PostgisStore(Store):
 _CSV_OPTIONS = pa_csv.WriteOptions(include_header=False)
 
 
-class _CopyStream:
-    """One COPY for the whole load, fed through a small queue by a background thread, so
-    the client prepares chunk n+1 while the server stores chunk n. The queue is bounded,
-    which keeps memory flat: the producer waits when the server is behind."""
+Batch = tuple[pd.DataFrame, np.ndarray]
 
-    def __init__(self, conn: psycopg.Connection, statement: sql.Composed, depth: int = 2) -> None:
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+
+class _CopyStream:
+    """One COPY for the whole load, run by a background thread that encodes and sends the
+    chunks it is handed, so reading and cleaning chunk n+1 overlaps encoding and storing
+    chunk n. The queue is bounded, which keeps memory flat: the producer waits when the
+    COPY is behind."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        statement: sql.Composed,
+        encode: Callable[[pd.DataFrame, np.ndarray], bytes],
+        depth: int = 2,
+    ) -> None:
+        self._encode = encode
+        self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._failed = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(conn, statement), name="gis-copy", daemon=True
         )
@@ -272,25 +284,42 @@ class _CopyStream:
     def _run(self, conn: psycopg.Connection, statement: sql.Composed) -> None:
         try:
             with conn.cursor() as cur, cur.copy(statement) as copy:
-                while (data := self._queue.get()) is not None:
-                    copy.write(data)
+                while (batch := self._queue.get()) is not None:
+                    copy.write(self._encode(*batch))
         except BaseException as exc:  # handed to the producer thread
             self._error = exc
-            while self._queue.get() is not None:  # unblock a waiting producer
-                pass
+            self._failed.set()
 
-    def put(self, data: bytes) -> None:
+    def put(self, batch: Batch) -> None:
+        """Queue a chunk; raises the COPY's error as soon as there is one."""
+        self._offer(batch)
         self._raise()
-        self._queue.put(data)
 
     def close(self) -> None:
-        self._queue.put(None)
+        """End the COPY, wait for it, and raise its error if it failed."""
+        self._offer(None)
         self._thread.join()
         self._raise()
 
+    def _offer(self, item: Batch | None) -> None:
+        # Never block for good: a failed COPY thread no longer takes from the queue.
+        while not self._failed.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
     def _raise(self) -> None:
         if self._error is not None:
-            raise self._error
+            raise _duplicate_as_rejected(self._error)
+
+
+def _duplicate_as_rejected(exc: BaseException) -> BaseException:
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        detail = exc.diag.message_detail or _first_line(exc)
+        return IngestRejected(DUPLICATE_ID_MESSAGE.format(detail=detail))
+    return exc
 
 
 class _Abandoned(Exception):
@@ -333,31 +362,30 @@ class _PostgisWriter:
     def write(self, rows: pd.DataFrame, geometry: np.ndarray) -> None:
         if len(rows) == 0:
             return
-        frame = rows.loc[:, list(attribute_columns(self.spec))]
-        table = pa.Table.from_pandas(frame, preserve_index=False).append_column(
-            "geom",
-            pa.array(shapely.to_wkb(shapely.set_srid(geometry, 4326), hex=True, include_srid=True)),
-        )
-        buf = io.BytesIO()
-        pa_csv.write_csv(table, buf, _CSV_OPTIONS)
         if self._stream is None:
             copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
                 sql.Identifier(self.target),
                 sql.SQL(", ").join(map(sql.Identifier, self.columns)),
             )
-            self._stream = _CopyStream(self.conn, copy)
-        self._stream.put(buf.getvalue())
+            self._stream = _CopyStream(self.conn, copy, self._encode)
+        self._stream.put((rows, geometry))
+
+    def _encode(self, rows: pd.DataFrame, geometry: np.ndarray) -> bytes:
+        """A chunk as COPY CSV (Arrow's writer; hex WKB, which the typed geometry column
+        gives SRID 4326). Runs on the COPY thread, beside the next chunk's cleaning."""
+        frame = rows.loc[:, list(attribute_columns(self.spec))]
+        table = pa.Table.from_pandas(frame, preserve_index=False).append_column(
+            "geom", pa.array(shapely.to_wkb(geometry, hex=True))
+        )
+        buf = io.BytesIO()
+        pa_csv.write_csv(table, buf, _CSV_OPTIONS)
+        return buf.getvalue()
 
     def finish_copy(self) -> None:
         """End the COPY (if any) and surface its error; the connection is free after."""
         stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        try:
+        if stream is not None:
             stream.close()
-        except psycopg.errors.UniqueViolation as exc:
-            detail = exc.diag.message_detail or _first_line(exc)
-            raise IngestRejected(DUPLICATE_ID_MESSAGE.format(detail=detail)) from None
 
     def commit(self, run: IngestRun) -> int:
         self.finish_copy()

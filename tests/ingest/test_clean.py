@@ -177,3 +177,21 @@ def test_bad_options_are_refused_up_front() -> None:
         Cleaner(get_layer("facilities"), CleanOptions(source_crs=WGS84, set_values={"x": "1"}))
     with pytest.raises(InvalidInput, match="--field-map target"):
         Cleaner(get_layer("facilities"), CleanOptions(source_crs=WGS84, field_map={"a": "b"}))
+
+
+def test_a_bad_timestamp_among_good_ones_rejects_only_that_feature() -> None:
+    rows = [
+        {"observed_at": "2026-01-15T08:30:00+07:00", "status": "verified"},
+        {"observed_at": "kemarin sore", "status": "verified"},
+        {"observed_at": "2026-01-16T08:30:00Z", "status": "verified"},
+    ]
+    result = Cleaner(get_layer("flood_points"), CleanOptions(source_crs=WGS84)).clean(
+        chunk(rows, [P, P, P])
+    )
+    assert result.rejects[["feature_index", "reason", "field"]].values.tolist() == [
+        [1, "type_error", "observed_at"]
+    ]
+    assert [t.isoformat() for t in result.rows["observed_at"]] == [
+        "2026-01-15T01:30:00+00:00",
+        "2026-01-16T08:30:00+00:00",
+    ]
