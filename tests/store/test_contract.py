@@ -265,3 +265,30 @@ def test_raster_round_trip_and_version(store: Store, tmp_path: Path) -> None:
     info = store.rasters()[0]
     assert (info.name, info.version, info.width, info.height) == ("population", 2, 20, 10)
     assert info.bounds_lonlat == pytest.approx((110.4, -6.91, 110.42, -6.9))
+
+
+def test_head_revision_constant_is_the_alembic_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from gis.store.postgis import HEAD_REVISION, MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
+
+
+@pytest.mark.postgis
+def test_postgis_migrate_is_idempotent_and_recorded(postgis_url: str) -> None:
+    from conftest import reset_postgis
+    from gis.store.postgis import HEAD_REVISION, PostgisStore
+
+    reset_postgis(postgis_url)
+    store = PostgisStore(postgis_url)
+    try:
+        store.migrate()
+        store.migrate()
+        assert store._revision() == HEAD_REVISION
+        assert store.layers() == []
+    finally:
+        store.close()
