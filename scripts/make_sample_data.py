@@ -89,7 +89,9 @@ TAU = 2.0 * math.pi
 
 # --- Administrative areas (BPS-style codes) ----------------------------------------------
 
-REGENCY_CODE = "3374"
+#: Not a real BPS code (Central Java regencies and cities use 3301-3376), so demo data
+#: can never be mistaken for, or upserted over, a real area.
+REGENCY_CODE = "3399"
 REGENCY_NAME = "Kota Pesisir Sintetis"
 N_DISTRICTS = 6
 VILLAGES_PER_DISTRICT = (4, 6)  # inclusive range, about 5 on average
@@ -1033,7 +1035,9 @@ def facilities(city: City, n: int) -> pd.DataFrame:
                 for s, k, v, d in zip(streets, numbers, v_names, d_names, strict=True)
             ],
             "is_open": np.where(rng.random(len(xy)) < 0.95, "true", "false"),
-            "contact": [f"(024) 555-01{k:02d}" for k in rng.integers(0, 100, len(xy))],
+            "contact": [
+                f"DEMO-{k:04d} (fiktif / fictitious)" for k in rng.integers(0, 10000, len(xy))
+            ],
             "source": DEMO_SOURCE,
         }
     )

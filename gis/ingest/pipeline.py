@@ -6,10 +6,12 @@ outcome. The caller (the CLI) only chooses a progress display.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import getpass
 import hashlib
 import logging
+import threading
 import uuid
 from collections import Counter
 from contextlib import AbstractContextManager
@@ -96,15 +98,18 @@ def ingest(
     if (request.layer is None) == (request.raster is None):
         raise InvalidInput("name exactly one target: --layer NAME or --raster NAME")
     run = _new_run(request)
+    digest = _BackgroundDigest(request.path)
     try:
         if request.raster is not None:
-            result = _ingest_raster(store, request, run, limits)
+            result = _ingest_raster(store, request, run, limits, digest)
         else:
-            result = _ingest_vector(store, request, run, limits, progress, reject_dir)
+            result = _ingest_vector(store, request, run, limits, progress, reject_dir, digest)
     except GisError as exc:
+        digest.apply(run)
         _fail(store, run, exc.message)
         raise
     except Exception as exc:
+        digest.apply(run)
         _fail(store, run, f"{type(exc).__name__}: {exc}")
         raise IngestRejected(f"ingest failed, nothing was changed: {exc}") from exc
     finally:
@@ -112,22 +117,36 @@ def ingest(
     return result
 
 
+class _BackgroundDigest:
+    """The source's size and SHA-256, hashed on a thread while the file is being read
+    (hashlib releases the GIL), so a large file is not read twice in a row."""
+
+    def __init__(self, path: Path) -> None:
+        self._result = (0, "")
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        with contextlib.suppress(OSError):  # an unreadable path fails in the reader
+            self._result = file_digest(path)
+
+    def apply(self, run: IngestRun) -> None:
+        self._thread.join()
+        run.source_bytes, run.source_sha256 = self._result
+
+
 def _new_run(request: IngestRequest) -> IngestRun:
     path = request.path
     target = request.layer or request.raster or ""
-    try:
-        size, digest = file_digest(path)
-    except OSError:
-        size, digest = 0, ""
     return IngestRun(
         id=uuid.uuid4().hex,
         layer=target,
         kind="raster" if request.raster else "vector",
         mode=request.mode,
         source_path=str(path),
-        source_sha256=digest,
+        source_sha256="",
         source_format="unknown",
-        source_bytes=size,
+        source_bytes=0,
         run_by=_who(),
         notice=request.notice,
     )
@@ -140,6 +159,7 @@ def _ingest_vector(
     limits: IngestSettings,
     progress: Progress,
     reject_dir: Path,
+    digest: _BackgroundDigest,
 ) -> IngestResult:
     assert request.layer is not None
     spec = get_layer(request.layer)
@@ -178,12 +198,17 @@ def _ingest_vector(
             run.reject_report = str(report_path) if run.features_rejected else None
             run.status = "succeeded"
             run.finished_at = datetime.now(UTC)
+            digest.apply(run)
             writer.commit(run)
         return IngestResult(run=run, reasons=reasons, crs=crs.to_string() if crs else None)
 
 
 def _ingest_raster(
-    store: Store, request: IngestRequest, run: IngestRun, limits: IngestSettings
+    store: Store,
+    request: IngestRequest,
+    run: IngestRun,
+    limits: IngestSettings,
+    digest: _BackgroundDigest,
 ) -> IngestResult:
     from gis.ingest.raster import read_raster
 
@@ -197,6 +222,7 @@ def _ingest_raster(
     run.features_read = run.features_loaded = 1
     run.status = "succeeded"
     run.finished_at = datetime.now(UTC)
+    digest.apply(run)
     store.put_raster(spec, raster, run)
     return IngestResult(run=run, reasons=Counter(), crs=raster.crs_wkt)
 

@@ -25,13 +25,14 @@ def _sa_type(f: Field) -> sa.types.TypeEngine:
 
 
 def layer_table(spec: LayerSpec, table_name: str) -> sa.Table:
-    """The layer's table: fid identity, spec fields, ext_id (unique, for upserts), geom."""
+    """The layer's table: fid identity, spec fields, ext_id, geom. The loader adds the keys
+    after the bulk COPY (primary key on fid, partial unique index on ext_id for upserts)."""
     return sa.Table(
         table_name,
         sa.MetaData(),
         sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
         *(sa.Column(f.name, _sa_type(f), nullable=True) for f in spec.fields),
-        sa.Column("ext_id", sa.Text, unique=True),
+        sa.Column("ext_id", sa.Text),
         sa.Column(
             "geom",
             Geometry(spec.geometry_type.upper(), srid=4326, spatial_index=False),
