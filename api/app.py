@@ -6,18 +6,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 
 from api import problems
-from api.routes import landing
+from api.routes import features, landing
 from gis import __version__
-from gis.settings import StoreSettings
+from gis.settings import ServerSettings, StoreSettings
 from gis.store import Store, open_store
 
 
-def create_app(settings: StoreSettings | None = None, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: StoreSettings | None = None,
+    store: Store | None = None,
+    server: ServerSettings | None = None,
+) -> FastAPI:
     """Build the app. A given store is used as is (and not closed); otherwise one is
     opened from the settings at start-up and closed at shutdown."""
     settings = settings or StoreSettings()
+    server = server or ServerSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +43,9 @@ def create_app(settings: StoreSettings | None = None, store: Store | None = None
         docs_url="/api.html",
         openapi_url="/openapi.json",
     )
+    app.state.cache_seconds = server.cache_seconds
     problems.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(landing.router)
+    app.include_router(features.router)
     return app

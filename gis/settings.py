@@ -51,6 +51,8 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
+    #: Cache-Control max-age of data responses; ETags let clients revalidate cheaply.
+    cache_seconds: int = Field(default=60, ge=0, le=86_400)
 
 
 @lru_cache

@@ -101,6 +101,12 @@ def _landing_data(store: Store) -> dict[str, Any]:
             },
             {"rel": "service-doc", "href": "/api.html", "type": "text/html"},
             {"rel": "status", "href": "/health", "type": "application/json"},
+            {
+                "rel": "conformance",
+                "href": "/conformance",
+                "type": "application/json",
+            },
+            {"rel": "data", "href": "/collections", "type": "application/json"},
         ],
     }
 

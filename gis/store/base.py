@@ -4,7 +4,7 @@ and tests/store runs one contract suite against both."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,6 +146,11 @@ class Store(ABC):
     @abstractmethod
     def read_features(self, layer: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
         """Rows (columns..., shapely geometry) in fid order: a plain read for tests and tools."""
+
+    @abstractmethod
+    def fetch_one(self, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+        """Run one read-only query composed by gis.query (this store's placeholders) and
+        return its first row."""
 
     @abstractmethod
     def close(self) -> None: ...

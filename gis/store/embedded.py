@@ -14,7 +14,7 @@ ingest into the embedded store, or use PostGIS.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -252,6 +252,10 @@ class EmbeddedStore(Store):
                 params,
             ).fetchall()
         return [IngestRun(**dict(zip(_RUN_COLUMNS, r, strict=True))) for r in rows]
+
+    def fetch_one(self, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+        with self._cursor() as cur:
+            return cur.execute(sql, list(params)).fetchone()
 
     def count(self, layer: str) -> int:
         with self._cursor() as cur:

@@ -12,7 +12,7 @@ import contextlib
 import io
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,6 +251,10 @@ class PostgisStore(Store):
         with self.pool.connection() as conn:
             rows = conn.execute(query, params).fetchall()
         return [IngestRun(**dict(zip(_RUN_COLUMNS, r, strict=True))) for r in rows]
+
+    def fetch_one(self, sql_text: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+        with self.pool.connection() as conn:
+            return conn.execute(sql_text, params).fetchone()
 
     def count(self, layer: str) -> int:
         with self.pool.connection() as conn:

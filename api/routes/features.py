@@ -1,0 +1,345 @@
+"""OGC API Features Part 1 (+ Part 2 CRS): conformance, collections, items, item,
+queryables. Handlers parse, call gis.query, and return the database's JSON bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.params import (
+    SUPPORTED_CRS,
+    crs_uri,
+    parse_bbox,
+    parse_bool,
+    parse_crs,
+    parse_datetime,
+    parse_int,
+    parse_limit,
+    parse_properties,
+    parse_sortby,
+    reject_unknown,
+)
+from gis.errors import InvalidInput, NotFound
+from gis.query import features as fq
+from gis.store import LayerInfo, Store
+from layers.registry import LAYERS, get_layer
+from layers.spec import LayerSpec
+
+router = APIRouter()
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+
+GEOJSON = "application/geo+json"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+ITEMS_PARAMS = {
+    "f",
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "datetime",
+    "crs",
+    "properties",
+    "sortby",
+    "skipGeometry",
+}
+_TYPES = {
+    "text": "string",
+    "integer": "integer",
+    "float": "number",
+    "boolean": "boolean",
+    "date": "string",
+    "datetime": "string",
+}
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _format(request: Request, allowed: set[str]) -> str:
+    reject_unknown(request.query_params, allowed | {"f"})
+    f = request.query_params.get("f")
+    if f is None:
+        return "html" if "text/html" in request.headers.get("accept", "") else "json"
+    if f in ("json", "geojson"):
+        return "json"
+    if f == "html":
+        return "html"
+    raise InvalidInput(f"f must be json or html, got {f!r}")
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def _layer_info(store: Store, name: str) -> LayerInfo | None:
+    infos = await run_in_threadpool(store.layers)
+    return next((i for i in infos if i.name == name), None)
+
+
+@router.get("/conformance", summary="Conformance classes")
+async def conformance(request: Request) -> Response:
+    fmt = _format(request, set())
+    body = {"conformsTo": CONFORMANCE}
+    if fmt == "html":
+        return templates.TemplateResponse(request, "conformance.html", {"d": body})
+    return JSONResponse(body)
+
+
+def _collection(base: str, spec: LayerSpec, info: LayerInfo | None) -> dict[str, Any]:
+    href = f"{base}/collections/{spec.name}"
+    description = f"{spec.description.id} / {spec.description.en}"
+    if info and info.notice:
+        description = f"{info.notice.id} / {info.notice.en} — {description}"
+    return {
+        "id": spec.name,
+        "title": f"{spec.title.id} / {spec.title.en}",
+        "description": description,
+        "itemType": "feature",
+        "extent": {
+            "spatial": {
+                "bbox": [list(info.bbox)] if info and info.bbox else [],
+                "crs": SUPPORTED_CRS[0],
+            }
+        },
+        "crs": list(SUPPORTED_CRS),
+        "storageCrs": SUPPORTED_CRS[0],
+        "synthetic": bool(info and info.notice),
+        "links": [
+            {"rel": "self", "type": "application/json", "href": href},
+            {"rel": "alternate", "type": "text/html", "href": f"{href}?f=html"},
+            {"rel": "items", "type": GEOJSON, "href": f"{href}/items"},
+            {"rel": "items", "type": "text/html", "href": f"{href}/items?f=html"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "href": f"{href}/queryables",
+            },
+        ],
+    }
+
+
+@router.get("/collections", summary="Feature collections / Lapisan data")
+async def collections(request: Request) -> Response:
+    fmt = _format(request, set())
+    infos = {i.name: i for i in await run_in_threadpool(_store(request).layers)}
+    base = _base(request)
+    body = {
+        "collections": [_collection(base, spec, infos.get(n)) for n, spec in LAYERS.items()],
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/collections"},
+            {"rel": "alternate", "type": "text/html", "href": f"{base}/collections?f=html"},
+        ],
+    }
+    if fmt == "html":
+        return templates.TemplateResponse(request, "collections.html", {"d": body})
+    return JSONResponse(body)
+
+
+@router.get("/collections/{collection_id}", summary="One feature collection")
+async def collection(request: Request, collection_id: str) -> Response:
+    fmt = _format(request, set())
+    spec = get_layer(collection_id)
+    info = await _layer_info(_store(request), spec.name)
+    body = _collection(_base(request), spec, info)
+    if fmt == "html":
+        return templates.TemplateResponse(
+            request, "collections.html", {"d": {"collections": [body]}}
+        )
+    return JSONResponse(body)
+
+
+@router.get("/collections/{collection_id}/queryables", summary="Queryable properties")
+async def queryables(request: Request, collection_id: str) -> Response:
+    _format(request, set())
+    spec = get_layer(collection_id)
+    props: dict[str, Any] = {
+        "geometry": {"$ref": f"https://geojson.org/schema/{spec.geometry_type}.json"}
+    }
+    for f in spec.fields:
+        if not f.public:
+            continue
+        prop: dict[str, Any] = {"title": f"{f.title.id} / {f.title.en}", "type": _TYPES[f.type]}
+        if f.type in ("date", "datetime"):
+            prop["format"] = "date" if f.type == "date" else "date-time"
+        if f.enum:
+            prop["enum"] = list(f.enum)
+        if f.minimum is not None:
+            prop["minimum"] = f.minimum
+        if f.maximum is not None:
+            prop["maximum"] = f.maximum
+        props[f.name] = prop
+    body = {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": f"{_base(request)}/collections/{spec.name}/queryables",
+        "type": "object",
+        "title": f"{spec.title.id} / {spec.title.en}",
+        "properties": props,
+        "additionalProperties": False,
+    }
+    return JSONResponse(body, media_type="application/schema+json")
+
+
+def _items_query(request: Request, spec: LayerSpec) -> fq.ItemsQuery:
+    q = request.query_params
+    return fq.ItemsQuery(
+        spec=spec,
+        limit=parse_limit(q.get("limit")),
+        offset=parse_int(q.get("offset"), "offset", 0, 0),
+        envelopes=parse_bbox(q.get("bbox"), q.get("bbox-crs")),
+        interval=parse_datetime(q.get("datetime"), spec),
+        properties=parse_properties(q.get("properties"), spec),
+        sortby=parse_sortby(q.get("sortby"), spec),
+        skip_geometry=parse_bool(q.get("skipGeometry"), "skipGeometry"),
+        crs=parse_crs(q.get("crs")),
+    )
+
+
+def _etag(request: Request, info: LayerInfo | None, fmt: str) -> str:
+    """Strong ETag from the layer version and the request: an ingest changes it."""
+    version = info.version if info else 0
+    key = f"{version}|{request.url.path}|{sorted(request.query_params.multi_items())}|{fmt}"
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+
+def _cached(request: Request, etag: str) -> Response | None:
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return None
+
+
+def _page_links(
+    request: Request, query: fq.ItemsQuery, matched: int, returned: int
+) -> list[dict[str, str]]:
+    url = request.url
+    links = [
+        {"rel": "self", "type": GEOJSON, "href": str(url)},
+        {"rel": "alternate", "type": "text/html", "href": str(url.include_query_params(f="html"))},
+        {
+            "rel": "collection",
+            "type": "application/json",
+            "href": f"{_base(request)}/collections/{query.spec.name}",
+        },
+    ]
+    if query.offset + returned < matched:
+        nxt = url.include_query_params(offset=query.offset + query.limit, limit=query.limit)
+        links.append({"rel": "next", "type": GEOJSON, "href": str(nxt)})
+    if query.offset > 0:
+        prev = url.include_query_params(
+            offset=max(0, query.offset - query.limit), limit=query.limit
+        )
+        links.append({"rel": "prev", "type": GEOJSON, "href": str(prev)})
+    return links
+
+
+@router.get("/collections/{collection_id}/items", summary="Features of a collection")
+async def items(request: Request, collection_id: str) -> Response:
+    fmt = _format(request, ITEMS_PARAMS)
+    spec = get_layer(collection_id)
+    query = _items_query(request, spec)
+    store = _store(request)
+    info = await _layer_info(store, spec.name)
+    etag = _etag(request, info, fmt)
+    if (not_modified := _cached(request, etag)) is not None:
+        return not_modified
+    dialect = _dialect(store)
+    page = fq.items_sql(query, dialect)
+    row = await run_in_threadpool(store.fetch_one, page.text(), page.params) if info else None
+    features, returned = (row[0], int(row[1])) if row else ("[]", 0)
+    if fq.is_filtered(query) or info is None:
+        counted = fq.count_sql(query, dialect)
+        crow = (
+            await run_in_threadpool(store.fetch_one, counted.text(), counted.params)
+            if info
+            else None
+        )
+        matched = int(crow[0]) if crow else 0
+    else:
+        matched = info.feature_count
+    links = _page_links(request, query, matched, returned)
+    headers = {"ETag": etag, "Content-Crs": f"<{crs_uri(query.crs)}>", **_cache_headers(request)}
+    if fmt == "html":
+        data = {
+            "spec": spec,
+            "features": json.loads(features),
+            "matched": matched,
+            "returned": returned,
+            "links": links,
+            "notice": info.notice if info else None,
+        }
+        return templates.TemplateResponse(request, "items.html", {"d": data}, headers=headers)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = (
+        b'{"type":"FeatureCollection","features":'
+        + features.encode()
+        + f',"numberMatched":{matched},"numberReturned":{returned},"timeStamp":"{stamp}",'
+        f'"links":{json.dumps(links)}}}'.encode()
+    )
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
+async def item(request: Request, collection_id: str, feature_id: str) -> Response:
+    fmt = _format(request, {"crs", "properties", "skipGeometry"})
+    spec = get_layer(collection_id)
+    if not feature_id.isdigit() or len(feature_id) > 18:
+        raise NotFound(f"no feature {feature_id!r} in {spec.name}")
+    q = request.query_params
+    query = fq.ItemsQuery(
+        spec=spec,
+        crs=parse_crs(q.get("crs")),
+        properties=parse_properties(q.get("properties"), spec),
+        skip_geometry=parse_bool(q.get("skipGeometry"), "skipGeometry"),
+    )
+    store = _store(request)
+    info = await _layer_info(store, spec.name)
+    etag = _etag(request, info, fmt)
+    if (not_modified := _cached(request, etag)) is not None:
+        return not_modified
+    one = fq.item_sql(query, int(feature_id), _dialect(store))
+    row = await run_in_threadpool(store.fetch_one, one.text(), one.params) if info else None
+    if row is None:
+        raise NotFound(f"no feature {feature_id!r} in {spec.name}")
+    headers = {"ETag": etag, "Content-Crs": f"<{crs_uri(query.crs)}>", **_cache_headers(request)}
+    if fmt == "html":
+        data = {
+            "spec": spec,
+            "features": [json.loads(row[0])],
+            "matched": 1,
+            "returned": 1,
+            "links": [],
+            "notice": info.notice if info else None,
+        }
+        return templates.TemplateResponse(request, "items.html", {"d": data}, headers=headers)
+    base = f"{_base(request)}/collections/{spec.name}"
+    links = json.dumps(
+        [
+            {"rel": "self", "type": GEOJSON, "href": f"{base}/items/{feature_id}"},
+            {"rel": "collection", "type": "application/json", "href": base},
+        ]
+    )
+    body = row[0].encode()[:-1] + f',"links":{links}}}'.encode()
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+def _dialect(store: Store) -> fq.Dialect:
+    return "postgis" if store.kind == "postgis" else "duckdb"
+
+
+def _cache_headers(request: Request) -> dict[str, str]:
+    seconds: int = request.app.state.cache_seconds
+    return {"Cache-Control": f"public, max-age={seconds}"}
