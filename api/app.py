@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from api import problems
-from api.routes import features, landing
+from api.routes import docs, features, landing
 from gis import __version__
 from gis.settings import ServerSettings, StoreSettings
 from gis.store import Store, open_store
@@ -40,12 +40,15 @@ def create_app(
         version=__version__,
         description="Public-information GIS service / Layanan informasi geospasial publik",
         lifespan=lifespan,
-        docs_url="/api.html",
-        openapi_url="/openapi.json",
+        # FastAPI's own docs load Swagger UI from a CDN; ours are served locally (api/docs.py).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.cache_seconds = server.cache_seconds
     problems.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(landing.router)
+    app.include_router(docs.router)
     app.include_router(features.router)
     return app

@@ -96,8 +96,8 @@ def _landing_data(store: Store) -> dict[str, Any]:
             {"rel": "alternate", "href": "/?f=html", "type": "text/html"},
             {
                 "rel": "service-desc",
-                "href": "/openapi.json",
-                "type": "application/vnd.oai.openapi+json;version=3.1",
+                "href": "/api",
+                "type": "application/vnd.oai.openapi+json;version=3.0",
             },
             {"rel": "service-doc", "href": "/api.html", "type": "text/html"},
             {"rel": "status", "href": "/health", "type": "application/json"},
