@@ -28,7 +28,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
-        app.state.store = store if store is not None else open_store(settings)
+        app.state.store = store if store is not None else open_store(settings, serving=True)
         try:
             yield
         finally:

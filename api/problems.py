@@ -15,6 +15,7 @@ from gis.errors import (
     IngestRejected,
     InvalidInput,
     NotFound,
+    QueryTimeout,
     StoreUnavailable,
 )
 
@@ -27,6 +28,7 @@ STATUS: list[tuple[type[GisError], int]] = [
     (InvalidInput, 400),
     (IngestRejected, 422),
     (StoreUnavailable, 503),
+    (QueryTimeout, 503),
     (CapabilityMissing, 501),
 ]
 

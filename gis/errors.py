@@ -50,3 +50,9 @@ class CapabilityMissing(GisError):
     """The selected store cannot do this; said plainly instead of faking it."""
 
     code = "capability-missing"
+
+
+class QueryTimeout(GisError):
+    """A read took longer than the statement timeout; the store is fine, try again."""
+
+    code = "query-timeout"

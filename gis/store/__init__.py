@@ -6,10 +6,14 @@ from gis.settings import StoreSettings, store_settings
 from gis.store.base import IngestRun, LayerInfo, Notice, RasterInfo, Store
 
 
-def open_store(settings: StoreSettings | None = None, *, migrate: bool = True) -> Store:
+def open_store(
+    settings: StoreSettings | None = None, *, migrate: bool = True, serving: bool = False
+) -> Store:
     """The store the settings select: PostGIS when GIS_DATABASE_URL is set, else the
-    embedded DuckDB file in the data directory."""
+    embedded DuckDB file in the data directory. ``serving`` applies the statement timeout
+    (GIS_STATEMENT_TIMEOUT_MS) to reads; ingests run without one."""
     settings = settings or store_settings()
+    timeout = settings.statement_timeout_ms if serving else 0
     store: Store
     if settings.database_url:
         from gis.store.postgis import PostgisStore
@@ -18,12 +22,12 @@ def open_store(settings: StoreSettings | None = None, *, migrate: bool = True) -
             settings.database_url,
             pool_min=settings.pool_min,
             pool_max=settings.pool_max,
-            statement_timeout_ms=0,
+            statement_timeout_ms=timeout,
         )
     else:
         from gis.store.embedded import EmbeddedStore
 
-        store = EmbeddedStore(settings.embedded_path)
+        store = EmbeddedStore(settings.embedded_path, query_timeout_ms=timeout)
     if migrate:
         store.migrate()
     return store

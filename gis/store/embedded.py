@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.errors import IngestRejected, NotFound, StoreUnavailable
+from gis.errors import IngestRejected, NotFound, QueryTimeout, StoreUnavailable
 from gis.store.base import DUPLICATE_ID_MESSAGE, IngestRun, LayerInfo, Notice, RasterInfo, Store
 from gis.store.ddl import attribute_columns, column_type, quote
 from layers.spec import LayerSpec, RasterSpec
@@ -80,8 +80,11 @@ def spatial_extension_path() -> Path:
 class EmbeddedStore(Store):
     kind = "embedded"
 
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, read_only: bool = False, query_timeout_ms: int = 0
+    ) -> None:
         self.path = Path(path)
+        self.query_timeout_ms = query_timeout_ms
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Never fetch extensions from the network: the spatial one comes from its wheel.
@@ -254,8 +257,21 @@ class EmbeddedStore(Store):
         return [IngestRun(**dict(zip(_RUN_COLUMNS, r, strict=True))) for r in rows]
 
     def fetch_one(self, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+        """DuckDB has no statement timeout: a timer interrupts the cursor instead."""
         with self._cursor() as cur:
-            return cur.execute(sql, list(params)).fetchone()
+            timer = None
+            if self.query_timeout_ms:
+                timer = threading.Timer(self.query_timeout_ms / 1000, cur.interrupt)
+                timer.start()
+            try:
+                return cur.execute(sql, list(params)).fetchone()
+            except duckdb.InterruptException:
+                raise QueryTimeout(
+                    "the query took too long and was cancelled; try a smaller request (limit, bbox)"
+                ) from None
+            finally:
+                if timer is not None:
+                    timer.cancel()
 
     def count(self, layer: str) -> int:
         with self._cursor() as cur:

@@ -26,7 +26,7 @@ import shapely
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from gis.errors import IngestRejected, NotFound, StoreUnavailable
+from gis.errors import IngestRejected, NotFound, QueryTimeout, StoreUnavailable
 from gis.store.base import DUPLICATE_ID_MESSAGE, IngestRun, LayerInfo, Notice, RasterInfo, Store
 from gis.store.ddl import attribute_columns
 from gis.store.sql_types import create_table_sql
@@ -253,8 +253,13 @@ class PostgisStore(Store):
         return [IngestRun(**dict(zip(_RUN_COLUMNS, r, strict=True))) for r in rows]
 
     def fetch_one(self, sql_text: str, params: Sequence[object]) -> tuple[Any, ...] | None:
-        with self.pool.connection() as conn:
-            return conn.execute(sql_text, params).fetchone()
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(sql_text, params).fetchone()
+        except psycopg.errors.QueryCanceled:
+            raise QueryTimeout(
+                "the query took too long and was cancelled; try a smaller request (limit, bbox)"
+            ) from None
 
     def count(self, layer: str) -> int:
         with self.pool.connection() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -292,3 +293,29 @@ def test_postgis_migrate_is_idempotent_and_recorded(postgis_url: str) -> None:
         assert store.layers() == []
     finally:
         store.close()
+
+
+def test_a_slow_read_times_out_and_the_store_stays_usable(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from conftest import reset_postgis
+    from gis.errors import QueryTimeout
+    from gis.store.embedded import EmbeddedStore
+    from gis.store.postgis import PostgisStore
+
+    slow: Store
+    if store_kind == "postgis":
+        url = request.getfixturevalue("postgis_url")
+        reset_postgis(url)
+        slow, query = PostgisStore(url, statement_timeout_ms=200), "SELECT pg_sleep(5)"
+    else:
+        slow = EmbeddedStore(tmp_path / "slow.duckdb", query_timeout_ms=200)
+        query = "SELECT count(*) FROM range(100000000000)"
+    try:
+        started = time.monotonic()
+        with pytest.raises(QueryTimeout):
+            slow.fetch_one(query, [])
+        assert time.monotonic() - started < 3
+        assert slow.fetch_one("SELECT 41 + 1", []) == (42,)
+    finally:
+        slow.close()
