@@ -25,7 +25,9 @@ def _param(
 
 
 ITEM_PARAMETERS = [
-    _param("f", "Encoding: json (GeoJSON) or html.", {"type": "string", "enum": ["json", "html"]}),
+    _param("f", "Encoding: json (GeoJSON), html, geojsonseq (RFC 8142, streamed; all features "
+           "without a limit) or csv (WKT geometry, streamed).",
+           {"type": "string", "enum": ["json", "html", "geojsonseq", "csv"]}),
     _param("limit", f"Page size (clamped to {MAX_LIMIT}).",
            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
     _param("offset", "Features to skip (the next link sets it).",

@@ -3,15 +3,18 @@ queryables. Handlers parse, call gis.query, and return the database's JSON bytes
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from api.params import (
@@ -37,6 +40,9 @@ router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
 GEOJSON = "application/geo+json"
+#: Encodings streamed row by row from a server-side cursor: a whole layer downloads with
+#: flat memory. Without a limit they return every matching feature.
+STREAMED = {"geojsonseq": "application/geo+json-seq", "csv": "text/csv; charset=utf-8"}
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -78,9 +84,11 @@ def _format(request: Request, allowed: set[str]) -> str:
         return "html" if "text/html" in request.headers.get("accept", "") else "json"
     if f in ("json", "geojson"):
         return "json"
-    if f == "html":
-        return "html"
-    raise InvalidInput(f"f must be json or html, got {f!r}")
+    if f == "html" or (f in STREAMED and "limit" in allowed):
+        return f
+    raise InvalidInput(
+        f"f must be one of json, html{', geojsonseq, csv' if 'limit' in allowed else ''}; got {f!r}"
+    )
 
 
 def _base(request: Request) -> str:
@@ -258,6 +266,8 @@ async def items(request: Request, collection_id: str) -> Response:
     if (not_modified := _cached(request, etag)) is not None:
         return not_modified
     dialect = _dialect(store)
+    if fmt in STREAMED:
+        return _streamed(request, store, query, fmt, info, etag)
     page = fq.items_sql(query, dialect)
     row = await run_in_threadpool(store.fetch_one, page.text(), page.params) if info else None
     features, returned = (row[0], int(row[1])) if row else ("[]", 0)
@@ -335,6 +345,48 @@ async def item(request: Request, collection_id: str, feature_id: str) -> Respons
     )
     body = row[0].encode()[:-1] + f',"links":{links}}}'.encode()
     return Response(body, media_type=GEOJSON, headers=headers)
+
+
+def _streamed(
+    request: Request,
+    store: Store,
+    query: fq.ItemsQuery,
+    fmt: str,
+    info: LayerInfo | None,
+    etag: str,
+) -> Response:
+    limit_text = request.query_params.get("limit")
+    limit = None if limit_text is None else parse_int(limit_text, "limit", 0, 1)
+    dialect = _dialect(store)
+    if fmt == "geojsonseq":
+        sql = fq.feature_rows_sql(query, dialect, limit)
+        body = _geojsonseq(store, sql.text(), sql.params) if info else iter(())
+    else:
+        sql = fq.table_rows_sql(query, dialect, limit)
+        header = ["id", *(f.name for f in query.fields), "wkt"]
+        body = _csv(store, sql.text(), sql.params, header) if info else _csv_header(header)
+    headers = {"ETag": etag, "Content-Crs": f"<{crs_uri(query.crs)}>", **_cache_headers(request)}
+    if fmt == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{query.spec.name}.csv"'
+    return StreamingResponse(body, media_type=STREAMED[fmt], headers=headers)
+
+
+def _geojsonseq(store: Store, sql: str, params: list[object]) -> Iterator[bytes]:
+    """RFC 8142: each feature is RS + JSON + LF."""
+    for rows in store.stream(sql, params):
+        yield b"".join(b"\x1e" + row[0].encode() + b"\n" for row in rows)
+
+
+def _csv_header(header: list[str]) -> Iterator[bytes]:
+    yield (",".join(header) + "\r\n").encode()
+
+
+def _csv(store: Store, sql: str, params: list[object], header: list[str]) -> Iterator[bytes]:
+    yield from _csv_header(header)
+    for rows in store.stream(sql, params):
+        buf = io.StringIO()
+        csv.writer(buf).writerows(rows)
+        yield buf.getvalue().encode()
 
 
 def _dialect(store: Store) -> fq.Dialect:

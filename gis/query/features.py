@@ -70,6 +70,38 @@ def items_sql(query: ItemsQuery, dialect: Dialect) -> Sql:
     return sql
 
 
+def feature_rows_sql(query: ItemsQuery, dialect: Dialect, limit: int | None) -> Sql:
+    """One row per feature (its GeoJSON text), for streamed encodings (GeoJSONSeq)."""
+    sql = Sql(dialect)
+    sql.add("SELECT (")
+    _feature(sql, query)
+    cast = "::text" if dialect == "postgis" else "::VARCHAR"
+    sql.add(f"){cast} FROM {sql.ident(query.spec.name)}")
+    _where(sql, query)
+    _order(sql, query)
+    _page(sql, limit, query.offset)
+    return sql
+
+
+def table_rows_sql(query: ItemsQuery, dialect: Dialect, limit: int | None) -> Sql:
+    """One row per feature: fid, the public fields, WKT geometry (CSV)."""
+    sql = Sql(dialect)
+    cols = ", ".join(_value(sql, f) for f in query.fields)
+    geom = "NULL" if query.skip_geometry else f"ST_AsText({_transformed(sql, query.crs)})"
+    sql.add(f"SELECT fid, {cols}{', ' if cols else ''}{geom} FROM {sql.ident(query.spec.name)}")
+    _where(sql, query)
+    _order(sql, query)
+    _page(sql, limit, query.offset)
+    return sql
+
+
+def _page(sql: Sql, limit: int | None, offset: int) -> None:
+    if limit is not None:
+        sql.add(" LIMIT {}", limit)
+    if offset:
+        sql.add(" OFFSET {}", offset)
+
+
 def count_sql(query: ItemsQuery, dialect: Dialect) -> Sql:
     sql = Sql(dialect)
     sql.add(f"SELECT count(*) FROM {sql.ident(query.spec.name)}")
@@ -109,19 +141,23 @@ def _value(sql: Sql, f: Field) -> str:
     return f"strftime(timezone('UTC', {col}), '%Y-%m-%dT%H:%M:%SZ')"
 
 
-def _geometry(sql: Sql, crs: OutputCrs) -> str:
+def _transformed(sql: Sql, crs: OutputCrs) -> str:
+    """The geometry column in the output CRS (axis order included)."""
     geom = "geom"
+    if crs.epsg != 4326:
+        geom = (
+            f"ST_Transform(geom, {int(crs.epsg)})"
+            if sql.dialect == "postgis"
+            else f"ST_Transform(geom, 'EPSG:4326', 'EPSG:{int(crs.epsg)}', always_xy := true)"
+        )
+    return f"ST_FlipCoordinates({geom})" if crs.lat_lon else geom
+
+
+def _geometry(sql: Sql, crs: OutputCrs) -> str:
+    geom = _transformed(sql, crs)
     if sql.dialect == "postgis":
-        if crs.epsg != 4326:
-            geom = f"ST_Transform(geom, {int(crs.epsg)})"
-        if crs.lat_lon:
-            geom = f"ST_FlipCoordinates({geom})"
         digits = COORDINATE_DIGITS if crs.epsg == 4326 else 3
         return f"ST_AsGeoJSON({geom}, {digits})::json"
-    if crs.epsg != 4326:
-        geom = f"ST_Transform(geom, 'EPSG:4326', 'EPSG:{int(crs.epsg)}', always_xy := true)"
-    if crs.lat_lon:
-        geom = f"ST_FlipCoordinates({geom})"
     return f"ST_AsGeoJSON({geom})"
 
 

@@ -153,6 +153,12 @@ class Store(ABC):
         return its first row."""
 
     @abstractmethod
+    def stream(
+        self, sql: str, params: Sequence[object], batch: int = 2000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of a long read in batches, holding one connection, with flat memory."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def layer(self, name: str) -> LayerInfo | None:

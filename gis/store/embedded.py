@@ -273,6 +273,14 @@ class EmbeddedStore(Store):
                 if timer is not None:
                     timer.cancel()
 
+    def stream(
+        self, sql: str, params: Sequence[object], batch: int = 2000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        with self._cursor() as cur:
+            cur.execute(sql, list(params))
+            while rows := cur.fetchmany(batch):
+                yield rows
+
     def count(self, layer: str) -> int:
         with self._cursor() as cur:
             if not _view_exists(cur, layer):

@@ -261,6 +261,20 @@ class PostgisStore(Store):
                 "the query took too long and was cancelled; try a smaller request (limit, bbox)"
             ) from None
 
+    def stream(
+        self, sql_text: str, params: Sequence[object], batch: int = 2000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        # A server-side cursor: the result never sits whole in this process.
+        with (
+            self.pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name=f"gis_stream_{threading.get_ident()}") as cur,
+        ):
+            cur.itersize = batch
+            cur.execute(sql_text, params)
+            while rows := cur.fetchmany(batch):
+                yield rows
+
     def count(self, layer: str) -> int:
         with self.pool.connection() as conn:
             if not _table_exists(conn, layer):

@@ -241,3 +241,35 @@ def test_html_items_page_is_bilingual_with_the_demo_banner(client: TestClient) -
     html = client.get("/collections/facilities/items?f=html&limit=3").text
     assert "Fasilitas umum" in html and "Public facilities" in html
     assert "SINTETIS" in html and "berikutnya / next" in html
+
+
+def test_geojsonseq_streams_every_feature(client: TestClient, store: Store) -> None:
+    import json
+
+    truth = stored(store, "flood_points")
+    r = client.get("/collections/flood_points/items?f=geojsonseq&sortby=-depth_cm")
+    assert r.headers["content-type"] == "application/geo+json-seq"
+    records = r.content.split(b"\x1e")[1:]
+    assert len(records) == len(truth)
+    features = [json.loads(rec) for rec in records]
+    assert {f["id"] for f in features} == set(truth)
+    depths = [f["properties"]["depth_cm"] for f in features]
+    assert depths == sorted(depths, key=lambda d: (d is None, -(d or 0)))
+    limited = client.get("/collections/flood_points/items?f=geojsonseq&limit=7&bbox=100,-10,120,0")
+    assert limited.content.count(b"\x1e") == 7
+
+
+def test_csv_has_wkt_geometry(client: TestClient, store: Store) -> None:
+    import csv
+    import io
+
+    truth = stored(store, "facilities", "name")
+    r = client.get("/collections/facilities/items?f=csv&properties=name")
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == len(truth)
+    first = rows[0]
+    assert set(first) == {"id", "name", "wkt"}
+    fid = int(first["id"])
+    assert first["name"] == truth[fid][0]
+    assert shapely.from_wkt(first["wkt"]).equals_exact(truth[fid][1], 1e-6)
