@@ -457,10 +457,11 @@ class _TextParser:
         found = "the end of the filter" if tok.kind == "end" else f"{tok.text[:40]!r}"
         raise _text_error(tok.pos, f"{expected} but found {found}")
 
-    def _enter(self) -> None:
+    def _enter(self, opener: _Token) -> None:
+        """One level deeper, for the parenthesis, NOT or function ``opener``."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _text_error(self.tok.pos, f"nesting deeper than {MAX_DEPTH} levels")
+            raise _text_error(opener.pos, f"nesting deeper than {MAX_DEPTH} levels")
 
     # boolean structure
 
@@ -483,16 +484,18 @@ class _TextParser:
         return args[0] if len(args) == 1 else And(tuple(args))
 
     def _not(self) -> Expr:
+        opener = self.tok
         if self._accept_kw("NOT"):
-            self._enter()
+            self._enter(opener)
             arg = self._not()
             self.depth -= 1
             return Not(arg)
         return self._primary()
 
     def _primary(self) -> Expr:
+        opener = self.tok
         if self._accept("("):
-            self._enter()
+            self._enter(opener)
             expr = self._or()
             self._expect(")")
             self.depth -= 1
@@ -505,7 +508,7 @@ class _TextParser:
     def _function_predicate(self, word: str) -> Expr:
         start = self._next()
         self._expect("(")
-        self._enter()
+        self._enter(start)
         left = self._scalar()
         self._expect(",")
         right = self._scalar()
@@ -611,7 +614,7 @@ class _TextParser:
         if word == "CASEI":
             self._next()
             self._expect("(")
-            self._enter()
+            self._enter(tok)
             arg = self._scalar()
             self._expect(")")
             self.depth -= 1
@@ -691,8 +694,9 @@ class _TextParser:
         return number(tok.text)
 
     def _collection(self) -> list[shapely.Geometry]:
+        opener = self.tok
         self._expect("(")
-        self._enter()
+        self._enter(opener)
         parts = []
         while True:
             tok = self.tok
@@ -739,6 +743,7 @@ class _TextParser:
         return items
 
     def _coord(self) -> tuple[float, float]:
+        start = self.tok
         x = self._number()
         y = self._number()
         if self.tok.kind == "number":
@@ -746,7 +751,7 @@ class _TextParser:
         self.vertices += 1
         if self.vertices > MAX_VERTICES:
             raise _text_error(
-                self.tok.pos, f"geometry literals have more than {MAX_VERTICES} vertices"
+                start.pos, f"geometry literals have more than {MAX_VERTICES} vertices"
             )
         return (float(x), float(y))
 
@@ -778,14 +783,17 @@ def parse_json(document: str | Mapping[str, Any] | bool) -> Expr:
         try:
             document = json.loads(document)
         except RecursionError:
-            raise InvalidInput(f"filter nests deeper than {MAX_DEPTH} levels") from None
+            raise InvalidInput(
+                f"filter (cql2-json): nesting deeper than {MAX_DEPTH} levels"
+            ) from None
         except ValueError as exc:
             raise InvalidInput(f"filter (cql2-json) is not JSON: {exc}") from None
     return _check_size(_JsonParser().expr(document, "", 0))
 
 
 class _JsonParser:
-    """Walks decoded JSON; ``path`` is the JSON Pointer used in error messages."""
+    """Walks decoded JSON; ``path`` is the JSON Pointer used in error messages. ``depth``
+    counts and/or/not and functions, as parentheses, NOT and functions count in text."""
 
     def __init__(self) -> None:
         self.vertices = 0
@@ -821,7 +829,7 @@ class _JsonParser:
 
     def _predicate(self, op: str, args: list[Any], path: str, depth: int) -> Expr:
         def arg(i: int) -> Operand:
-            return self.operand(args[i], f"{path}/args/{i}", depth + 1)
+            return self.operand(args[i], f"{path}/args/{i}", depth)
 
         if op in COMPARISON_OPS:
             self._arity(args, 2, path, op)
@@ -837,7 +845,7 @@ class _JsonParser:
             if not isinstance(args[1], list) or not args[1]:
                 raise _json_error(path + "/args/1", "'in' needs a non-empty array of values")
             items = tuple(
-                self.operand(v, f"{path}/args/1/{i}", depth + 1) for i, v in enumerate(args[1])
+                self.operand(v, f"{path}/args/1/{i}", depth) for i, v in enumerate(args[1])
             )
             return In(arg(0), items)
         if op == "isnull":
@@ -865,8 +873,8 @@ class _JsonParser:
             metres = distance_in_metres(distance, units)
         except ValueError as exc:
             raise _json_error(path, f"s_dwithin: {exc}") from None
-        left = self.operand(args[0], path + "/args/0", depth + 1)
-        return DWithin(left, self.operand(args[1], path + "/args/1", depth + 1), metres)
+        left = self.operand(args[0], path + "/args/0", depth)
+        return DWithin(left, self.operand(args[1], path + "/args/1", depth), metres)
 
     @staticmethod
     def _arity(args: list[Any], n: int, path: str, op: str) -> None:
@@ -946,7 +954,7 @@ class _JsonParser:
                 for i, g in enumerate(members)
             ]
             return checked_geometry(shapely.GeometryCollection, shapes)
-        if kind not in _COORD_LEVELS:
+        if not isinstance(kind, str) or kind not in _COORD_LEVELS:
             raise ValueError(f"unknown geometry type {str(kind)[:40]!r}")
         coords = self._coords(node.get("coordinates"), _COORD_LEVELS[kind])
         return checked_geometry(make_geometry, kind, coords)
@@ -961,6 +969,8 @@ class _JsonParser:
             isinstance(v, int | float) and not isinstance(v, bool) for v in value
         ):
             raise ValueError("a position must be 2 numbers (3D is not supported)")
+        if not all(math.isfinite(v) for v in value):
+            raise ValueError("coordinates must be finite numbers")
         self.vertices += 1
         if self.vertices > MAX_VERTICES:
             raise ValueError(f"geometry literals have more than {MAX_VERTICES} vertices")

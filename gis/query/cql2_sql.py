@@ -35,6 +35,7 @@ import shapely
 from gis.crs import STORAGE_CRS, to_storage_transformer
 from gis.errors import CapabilityMissing, InvalidInput
 from gis.query.cql2_parse import (
+    And,
     Between,
     Compare,
     DateValue,
@@ -55,7 +56,6 @@ from gis.query.cql2_parse import (
     TimestampValue,
     Value,
 )
-from gis.query.cql2_parse import And as AndNode
 from gis.store.ddl import quote
 from layers.spec import LayerSpec
 
@@ -189,8 +189,8 @@ class _Compiler:
     # boolean structure
 
     def expr(self, node: Expr) -> str:
-        if isinstance(node, AndNode | Or):
-            joiner = " AND " if isinstance(node, AndNode) else " OR "
+        if isinstance(node, And | Or):
+            joiner = " AND " if isinstance(node, And) else " OR "
             return "(" + joiner.join(self.expr(a) for a in node.args) + ")"
         if isinstance(node, Not):
             return f"(NOT {self.expr(node.arg)})"
@@ -382,7 +382,7 @@ class _Compiler:
             return (
                 f"ST_DWithin({column}::geography, {lit}::geography, {self.bind(metres, 'float')})"
             )
-        centre = shape.centroid
+        centre = shapely.centroid(shape)
         reach = _reach_m(shape, centre) + metres
         if reach > DWITHIN_MAX_REACH_M:
             raise CapabilityMissing(
@@ -534,7 +534,7 @@ def _search_envelope(shape: shapely.Geometry, metres: float) -> shapely.Geometry
     """A lon/lat box surely holding everything within ``metres`` of ``shape`` (1 %
     margin over the least metres per degree), or None near the poles and the antimeridian,
     where a box would not help."""
-    minx, miny, maxx, maxy = shape.bounds
+    minx, miny, maxx, maxy = (float(v) for v in shapely.bounds(shape))
     dlat = metres / 110_000.0 * 1.01
     low, high = miny - dlat, maxy + dlat
     if low <= -89.0 or high >= 89.0:
