@@ -44,6 +44,11 @@ ITEM_PARAMETERS = [
     _param("sortby", "Comma-separated properties, '-' prefix for descending.",
            {"type": "array", "items": {"type": "string"}}, "form"),
     _param("skipGeometry", "Leave out geometries.", {"type": "boolean", "default": False}),
+    _param("filter", "CQL2 filter (OGC API Features Part 3).", {"type": "string"}),
+    _param("filter-lang", "Language of filter.",
+           {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}),
+    _param("filter-crs", "CRS of geometry literals in filter.",
+           {"type": "string", "enum": list(SUPPORTED_CRS)}),
 ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyproj
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -31,6 +32,7 @@ from api.params import (
     reject_unknown,
 )
 from gis.errors import InvalidInput, NotFound
+from gis.query import cql2
 from gis.query import features as fq
 from gis.store import LayerInfo, Store
 from layers.registry import LAYERS, get_layer
@@ -49,6 +51,20 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
 ]
 ITEMS_PARAMS = {
     "f",
@@ -61,6 +77,9 @@ ITEMS_PARAMS = {
     "properties",
     "sortby",
     "skipGeometry",
+    "filter",
+    "filter-lang",
+    "filter-crs",
 }
 _TYPES = {
     "text": "string",
@@ -203,9 +222,43 @@ async def queryables(request: Request, collection_id: str) -> Response:
     return JSONResponse(body, media_type="application/schema+json")
 
 
-def _items_query(request: Request, spec: LayerSpec) -> fq.ItemsQuery:
+def _filter(
+    request: Request, spec: LayerSpec, dialect: fq.Dialect
+) -> tuple[str, tuple[object, ...]] | None:
+    """filter / filter-lang / filter-crs (Part 3) compiled to this store's SQL."""
+    q = request.query_params
+    text = q.get("filter")
+    if text is None:
+        if "filter-lang" in q or "filter-crs" in q:
+            raise InvalidInput("filter-lang and filter-crs need a filter")
+        return None
+    lang = q.get("filter-lang", "cql2-text")
+    if lang not in cql2.FILTER_LANGS:
+        raise InvalidInput(
+            f"filter-lang must be one of {', '.join(cql2.FILTER_LANGS)}, got {lang!r}"
+        )
+    crs = parse_crs(q.get("filter-crs"), "filter-crs")
+    filter_crs = (
+        None
+        if q.get("filter-crs") is None
+        else (
+            pyproj.CRS.from_epsg(crs.epsg)
+            if crs.epsg != 4326 or crs.lat_lon
+            else pyproj.CRS("OGC:CRS84")
+        )
+    )
+    try:
+        ast = cql2.parse_filter(text, lang)
+        compiled = cql2.compile_filter(ast, spec, dialect, filter_crs)
+    except InvalidInput as exc:
+        raise InvalidInput(f"filter: {exc.message}") from None
+    return compiled.sql, tuple(compiled.params)
+
+
+def _items_query(request: Request, spec: LayerSpec, dialect: fq.Dialect) -> fq.ItemsQuery:
     q = request.query_params
     return fq.ItemsQuery(
+        filter_sql=_filter(request, spec, dialect),
         spec=spec,
         limit=parse_limit(q.get("limit")),
         offset=parse_int(q.get("offset"), "offset", 0, 0),
@@ -259,8 +312,8 @@ def _page_links(
 async def items(request: Request, collection_id: str) -> Response:
     fmt = _format(request, ITEMS_PARAMS)
     spec = get_layer(collection_id)
-    query = _items_query(request, spec)
     store = _store(request)
+    query = _items_query(request, spec, _dialect(store))
     info = await _layer_info(store, spec.name)
     etag = _etag(request, info, fmt)
     if (not_modified := _cached(request, etag)) is not None:

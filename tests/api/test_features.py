@@ -273,3 +273,61 @@ def test_csv_has_wkt_geometry(client: TestClient, store: Store) -> None:
     fid = int(first["id"])
     assert first["name"] == truth[fid][0]
     assert shapely.from_wkt(first["wkt"]).equals_exact(truth[fid][1], 1e-6)
+
+
+def test_cql2_text_and_json_filters(client: TestClient, store: Store) -> None:
+    import json
+    from urllib.parse import quote
+
+    truth = {
+        fid
+        for fid, (ftype, cap, _g) in stored(
+            store, "facilities", "facility_type", "capacity"
+        ).items()
+        if ftype == "shelter" and cap is not None and cap >= 500
+    }
+    assert truth
+    text = "facility_type = 'shelter' AND capacity >= 500"
+    as_json = {"op": "and", "args": [
+        {"op": "=", "args": [{"property": "facility_type"}, "shelter"]},
+        {"op": ">=", "args": [{"property": "capacity"}, 500]},
+    ]}  # fmt: skip
+    for query in (f"filter={quote(text)}",
+                  f"filter-lang=cql2-json&filter={quote(json.dumps(as_json))}"):  # fmt: skip
+        body = client.get(f"/collections/facilities/items?limit=1000&{query}").json()
+        assert {f["id"] for f in body["features"]} == truth
+        assert body["numberMatched"] == len(truth)
+
+
+def test_cql2_spatial_filter_with_filter_crs(client: TestClient, store: Store) -> None:
+    from urllib.parse import quote
+
+    bbox = (110.38, -6.98, 110.42, -6.94)
+    truth = {fid for fid, (g,) in stored(store, "flood_points").items() if box(*bbox).intersects(g)}
+    poly = box(*bbox).wkt
+    r = client.get(
+        f"/collections/flood_points/items?limit=2000&filter={quote(f'S_INTERSECTS(geometry, {poly})')}"
+    )
+    assert {f["id"] for f in r.json()["features"]} == truth
+    latlon = shapely.transform(box(*bbox), lambda xy: xy[:, ::-1]).wkt
+    r = client.get(
+        "/collections/flood_points/items?limit=2000&filter-crs=http://www.opengis.net/def/crs/EPSG/0/4326"
+        f"&filter={quote(f'S_INTERSECTS(geometry, {latlon})')}"
+    )
+    assert {f["id"] for f in r.json()["features"]} == truth
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "filter=capacity%20%3E",
+        "filter=secret%20%3D%201",
+        "filter-lang=sql&filter=1=1",
+        "filter-lang=cql2-json",
+        "filter=name%20LIKE%2012",
+    ],
+)
+def test_bad_filters_are_400_problems_naming_the_parameter(client: TestClient, query: str) -> None:
+    r = client.get(f"/collections/facilities/items?{query}")
+    assert r.status_code == 400, (query, r.text)
+    assert "filter" in r.json()["detail"]
