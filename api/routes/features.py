@@ -31,6 +31,7 @@ from api.params import (
     parse_sortby,
     reject_unknown,
 )
+from api.svg import preview
 from gis.errors import InvalidInput, NotFound
 from gis.query import cql2
 from gis.query import features as fq
@@ -337,9 +338,11 @@ async def items(request: Request, collection_id: str) -> Response:
     links = _page_links(request, query, matched, returned)
     headers = {"ETag": etag, "Content-Crs": f"<{crs_uri(query.crs)}>", **_cache_headers(request)}
     if fmt == "html":
+        parsed = json.loads(features)
         data = {
             "spec": spec,
-            "features": json.loads(features),
+            "map": preview(parsed, spec) if query.crs == fq.OutputCrs() else None,
+            "features": parsed,
             "matched": matched,
             "returned": returned,
             "links": links,
@@ -380,9 +383,11 @@ async def item(request: Request, collection_id: str, feature_id: str) -> Respons
         raise NotFound(f"no feature {feature_id!r} in {spec.name}")
     headers = {"ETag": etag, "Content-Crs": f"<{crs_uri(query.crs)}>", **_cache_headers(request)}
     if fmt == "html":
+        feature = [json.loads(row[0])]
         data = {
             "spec": spec,
-            "features": [json.loads(row[0])],
+            "map": preview(feature, spec) if query.crs == fq.OutputCrs() else None,
+            "features": feature,
             "matched": 1,
             "returned": 1,
             "links": [],

@@ -329,3 +329,25 @@ def test_bad_filters_are_400_problems_naming_the_parameter(client: TestClient, q
     r = client.get(f"/collections/facilities/items?{query}")
     assert r.status_code == 400, (query, r.text)
     assert "filter" in r.json()["detail"]
+
+
+def test_html_has_an_svg_map_preview_without_scripts(client: TestClient) -> None:
+    html = client.get("/collections/hazard_zones/items?f=html&limit=20").text
+    assert "<svg" in html and html.count("<polyline") >= 20
+    assert "<script" not in html
+    point = client.get("/collections/facilities/items/1?f=html").text
+    assert point.count("<circle") == 1
+
+
+def test_geojson_is_rfc7946(client: TestClient) -> None:
+    """Exterior rings counter-clockwise, holes clockwise, lon/lat within range."""
+    for layer in ("hazard_zones", "admin_areas"):
+        body = client.get(f"/collections/{layer}/items?limit=1000").json()
+        for feature in body["features"]:
+            geom = shape(feature["geometry"])
+            for poly in geom.geoms:
+                assert shapely.is_ccw(poly.exterior), (layer, feature["id"])
+                assert all(not shapely.is_ccw(ring) for ring in poly.interiors)
+            minx, miny, maxx, maxy = geom.bounds
+            assert -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+            assert 100 < minx  # lon first: the demo city is at lon 110, lat -7
