@@ -46,6 +46,8 @@ def create_app(
         openapi_url=None,
     )
     app.state.cache_seconds = server.cache_seconds
+    #: Layers known to have a table (a table, once made, stays: replaces swap it).
+    app.state.loaded_layers = set()
     problems.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(landing.router)

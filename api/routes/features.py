@@ -35,6 +35,7 @@ from api.svg import preview
 from gis.errors import InvalidInput, NotFound
 from gis.query import cql2
 from gis.query import features as fq
+from gis.query.sqlparts import Sql
 from gis.store import LayerInfo, Store
 from layers.registry import LAYERS, get_layer
 from layers.spec import LayerSpec
@@ -272,9 +273,8 @@ def _items_query(request: Request, spec: LayerSpec, dialect: fq.Dialect) -> fq.I
     )
 
 
-def _etag(request: Request, info: LayerInfo | None, fmt: str) -> str:
+def _etag(request: Request, version: int, fmt: str) -> str:
     """Strong ETag from the layer version and the request: an ingest changes it."""
-    version = info.version if info else 0
     key = f"{version}|{request.url.path}|{sorted(request.query_params.multi_items())}|{fmt}"
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
@@ -314,29 +314,29 @@ async def items(request: Request, collection_id: str) -> Response:
     fmt = _format(request, ITEMS_PARAMS)
     spec = get_layer(collection_id)
     store = _store(request)
-    query = _items_query(request, spec, _dialect(store))
-    info = await _layer_info(store, spec.name)
-    etag = _etag(request, info, fmt)
-    if (not_modified := _cached(request, etag)) is not None:
-        return not_modified
     dialect = _dialect(store)
-    if fmt in STREAMED:
-        return _streamed(request, store, query, fmt, info, etag)
-    page = fq.items_sql(query, dialect)
-    row = await run_in_threadpool(store.fetch_one, page.text(), page.params) if info else None
-    features, returned = (row[0], int(row[1])) if row else ("[]", 0)
-    if fq.is_filtered(query) or info is None:
-        counted = fq.count_sql(query, dialect)
-        crow = (
-            await run_in_threadpool(store.fetch_one, counted.text(), counted.params)
-            if info
-            else None
-        )
-        matched = int(crow[0]) if crow else 0
-    else:
-        matched = info.feature_count
+    query = _items_query(request, spec, dialect)
+    info: LayerInfo | None = None
+    if fmt != "json":
+        info = await _layer_info(store, spec.name)
+        etag = _etag(request, info.version if info else 0, fmt)
+        if (not_modified := _cached(request, etag)) is not None:
+            return not_modified
+        if fmt in STREAMED:
+            return _streamed(request, store, query, fmt, info, etag)
+    elif "if-none-match" in request.headers:
+        row = await run_in_threadpool(store.fetch_one, *_args(fq.version_sql(spec.name, dialect)))
+        etag = _etag(request, row[0] if row else 0, fmt)
+        if (not_modified := _cached(request, etag)) is not None:
+            return not_modified
+    page = await _page(request, store, query)
+    version, matched, features, returned = page
     links = _page_links(request, query, matched, returned)
-    headers = {"ETag": etag, "Content-Crs": f"<{crs_uri(query.crs)}>", **_cache_headers(request)}
+    headers = {
+        "ETag": _etag(request, version, fmt),
+        "Content-Crs": f"<{crs_uri(query.crs)}>",
+        **_cache_headers(request),
+    }
     if fmt == "html":
         parsed = json.loads(features)
         data = {
@@ -359,6 +359,23 @@ async def items(request: Request, collection_id: str) -> Response:
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
+async def _page(request: Request, store: Store, query: fq.ItemsQuery) -> tuple[int, int, str, int]:
+    """(version, matched, features JSON, returned) in one query; a layer that was never
+    loaded has no table yet and is an empty collection."""
+    loaded: set[str] = request.app.state.loaded_layers
+    if query.spec.name not in loaded:
+        loaded.update(i.name for i in await run_in_threadpool(store.layers))
+        if query.spec.name not in loaded:
+            return 0, 0, "[]", 0
+    row = await run_in_threadpool(store.fetch_one, *_args(fq.items_sql(query, _dialect(store))))
+    assert row is not None  # an aggregate always answers one row
+    return int(row[0] or 0), int(row[1] or 0), row[2], int(row[3])
+
+
+def _args(sql: Sql) -> tuple[str, list[object]]:
+    return sql.text(), sql.params
+
+
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
 async def item(request: Request, collection_id: str, feature_id: str) -> Response:
     fmt = _format(request, {"crs", "properties", "skipGeometry"})
@@ -374,7 +391,7 @@ async def item(request: Request, collection_id: str, feature_id: str) -> Respons
     )
     store = _store(request)
     info = await _layer_info(store, spec.name)
-    etag = _etag(request, info, fmt)
+    etag = _etag(request, info.version if info else 0, fmt)
     if (not_modified := _cached(request, etag)) is not None:
         return not_modified
     one = fq.item_sql(query, int(feature_id), _dialect(store))

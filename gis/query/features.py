@@ -53,14 +53,22 @@ class ItemsQuery:
 
 
 def items_sql(query: ItemsQuery, dialect: Dialect) -> Sql:
-    """One row: (features JSON array text, number returned)."""
+    """One row, one round trip: (layer version, number matched, features JSON array text,
+    number returned). Matched is the layer's recorded count unless the query filters."""
     sql = Sql(dialect)
     agg = (
         "coalesce(json_agg(feature), '[]')::text"
         if dialect == "postgis"
         else ("coalesce(json_group_array(feature), '[]')::VARCHAR")
     )
-    sql.add(f"SELECT {agg}, count(*) FROM (SELECT ")
+    sql.add("SELECT (SELECT version FROM gis_layer WHERE name = {}), ", query.spec.name)
+    if is_filtered(query):
+        sql.add(f"(SELECT count(*) FROM {sql.ident(query.spec.name)}")
+        _where(sql, query)
+        sql.add("), ")
+    else:
+        sql.add("(SELECT feature_count FROM gis_layer WHERE name = {}), ", query.spec.name)
+    sql.add(f"{agg}, count(*) FROM (SELECT ")
     _feature(sql, query)
     sql.add(f" AS feature FROM {sql.ident(query.spec.name)}")
     _where(sql, query)
@@ -102,11 +110,9 @@ def _page(sql: Sql, limit: int | None, offset: int) -> None:
         sql.add(" OFFSET {}", offset)
 
 
-def count_sql(query: ItemsQuery, dialect: Dialect) -> Sql:
-    sql = Sql(dialect)
-    sql.add(f"SELECT count(*) FROM {sql.ident(query.spec.name)}")
-    _where(sql, query)
-    return sql
+def version_sql(name: str, dialect: Dialect) -> Sql:
+    """The layer's version (no row: never loaded), for conditional requests."""
+    return Sql(dialect).add("SELECT version FROM gis_layer WHERE name = {}", name)
 
 
 def item_sql(query: ItemsQuery, fid: int, dialect: Dialect) -> Sql:
