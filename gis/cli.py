@@ -375,24 +375,50 @@ def serve_command(
         str | None, typer.Option(help="Interface (GIS_HOST, default 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (GIS_PORT, default 8000).")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (PostGIS only; stateless).")
+    ] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
     data_dir: DataDirOption = None,
 ) -> None:
     """Serve the API under uvicorn on the configured store."""
     server = ServerSettings()
-    _guard(lambda: _serve(_settings(data_dir), host or server.host, port or server.port))
+    _guard(
+        lambda: _serve(
+            _settings(data_dir), host or server.host, port or server.port, workers, access_log
+        )
+    )
 
 
-def _serve(settings: StoreSettings, host: str, port: int) -> None:
+def _serve(
+    settings: StoreSettings, host: str, port: int, workers: int = 1, access_log: bool = True
+) -> None:
+    import os
+
     import uvicorn
 
+    if workers > 1 and not settings.database_url:
+        raise InvalidInput("--workers > 1 needs PostGIS: the embedded store is one process")
+    base = f"http://{host}:{port}"
+    console.print(f"[bold green]Serving[/] on {base} ({workers} worker(s))")
+    for label, path in (
+        ("landing page", "/"),
+        ("collections", "/collections"),
+        ("API docs", "/api.html"),
+        ("health", "/health"),
+        ("ready", "/ready"),
+    ):
+        console.print(f"  {label:13} {base}{path}")
+    if workers > 1:
+        # Each worker builds its own app (and pool) from the environment.
+        os.environ["GIS_DATA_DIR"] = str(settings.data_dir)
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_level="info", access_log=access_log)  # fmt: skip
+        return
     from api.app import create_app
 
-    application = create_app(settings)
-    base = f"http://{host}:{port}"
-    console.print(f"[bold green]Serving[/] on {base}")
-    for label, path in (("landing page", "/"), ("health", "/health"), ("ready", "/ready")):
-        console.print(f"  {label:13} {base}{path}")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                access_log=access_log)  # fmt: skip
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m gis.cli`
