@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.gzip import GZipMiddleware
+from starlette_compress import CompressMiddleware
 
 from api import problems
 from api.routes import docs, features, landing
@@ -49,7 +49,8 @@ def create_app(
     #: Layers known to have a table (a table, once made, stays: replaces swap it).
     app.state.loaded_layers = set()
     problems.install(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # brotli, zstd or gzip, by the client's Accept-Encoding
+    app.add_middleware(CompressMiddleware, minimum_size=1024)
     app.include_router(landing.router)
     app.include_router(docs.router)
     app.include_router(features.router)

@@ -351,3 +351,10 @@ def test_geojson_is_rfc7946(client: TestClient) -> None:
             minx, miny, maxx, maxy = geom.bounds
             assert -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
             assert minx > 100  # lon first: the demo city is at lon 110, lat -7
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip"])
+def test_responses_are_compressed(client: TestClient, encoding: str) -> None:
+    r = client.get("/collections/facilities/items?limit=200", headers={"accept-encoding": encoding})
+    assert r.headers["content-encoding"] == encoding
+    assert len(r.json()["features"]) == 200  # decoded by the client
