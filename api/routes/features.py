@@ -286,7 +286,7 @@ def _cached(request: Request, etag: str) -> Response | None:
 
 
 def _page_links(
-    request: Request, query: fq.ItemsQuery, matched: int, returned: int
+    request: Request, query: fq.ItemsQuery, matched: int | None, returned: int
 ) -> list[dict[str, str]]:
     url = request.url
     links = [
@@ -298,7 +298,8 @@ def _page_links(
             "href": f"{_base(request)}/collections/{query.spec.name}",
         },
     ]
-    if query.offset + returned < matched:
+    more = returned == query.limit if matched is None else query.offset + returned < matched
+    if more:
         nxt = url.include_query_params(offset=query.offset + query.limit, limit=query.limit)
         links.append({"rel": "next", "type": GEOJSON, "href": str(nxt)})
     if query.offset > 0:
@@ -353,23 +354,33 @@ async def items(request: Request, collection_id: str) -> Response:
     body = (
         b'{"type":"FeatureCollection","features":'
         + features.encode()
-        + f',"numberMatched":{matched},"numberReturned":{returned},"timeStamp":"{stamp}",'
+        + ("" if matched is None else f',"numberMatched":{matched}').encode()
+        + f',"numberReturned":{returned},"timeStamp":"{stamp}",'
         f'"links":{json.dumps(links)}}}'.encode()
     )
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
-async def _page(request: Request, store: Store, query: fq.ItemsQuery) -> tuple[int, int, str, int]:
-    """(version, matched, features JSON, returned) in one query; a layer that was never
-    loaded has no table yet and is an empty collection."""
-    loaded: set[str] = request.app.state.loaded_layers
-    if query.spec.name not in loaded:
-        loaded.update(i.name for i in await run_in_threadpool(store.layers))
-        if query.spec.name not in loaded:
-            return 0, 0, "[]", 0
+async def _page(
+    request: Request, store: Store, query: fq.ItemsQuery
+) -> tuple[int, int | None, str, int]:
+    """(version, matched or None past the count cap, features JSON, returned) in one
+    query; a layer that was never loaded has no table yet and is an empty collection."""
+    if not await _loaded(request, store, query.spec.name):
+        return 0, 0, "[]", 0
     row = await run_in_threadpool(store.fetch_one, *_args(fq.items_sql(query, _dialect(store))))
     assert row is not None  # an aggregate always answers one row
-    return int(row[0] or 0), int(row[1] or 0), row[2], int(row[3])
+    matched: int | None = int(row[1] or 0)
+    if fq.is_filtered(query) and matched is not None and matched > fq.MATCH_COUNT_CAP:
+        matched = None
+    return int(row[0] or 0), matched, row[2], int(row[3])
+
+
+async def _loaded(request: Request, store: Store, name: str) -> bool:
+    loaded: set[str] = request.app.state.loaded_layers
+    if name not in loaded:
+        loaded.update(i.name for i in await run_in_threadpool(store.layers))
+    return name in loaded
 
 
 def _args(sql: Sql) -> tuple[str, list[object]]:
@@ -390,17 +401,26 @@ async def item(request: Request, collection_id: str, feature_id: str) -> Respons
         skip_geometry=parse_bool(q.get("skipGeometry"), "skipGeometry"),
     )
     store = _store(request)
-    info = await _layer_info(store, spec.name)
-    etag = _etag(request, info.version if info else 0, fmt)
-    if (not_modified := _cached(request, etag)) is not None:
-        return not_modified
-    one = fq.item_sql(query, int(feature_id), _dialect(store))
-    row = await run_in_threadpool(store.fetch_one, one.text(), one.params) if info else None
+    dialect = _dialect(store)
+    if "if-none-match" in request.headers:
+        vrow = await run_in_threadpool(store.fetch_one, *_args(fq.version_sql(spec.name, dialect)))
+        not_modified = _cached(request, _etag(request, vrow[0] if vrow else 0, fmt))
+        if not_modified is not None:
+            return not_modified
+    row = None
+    if await _loaded(request, store, spec.name):
+        one = fq.item_sql(query, int(feature_id), dialect)
+        row = await run_in_threadpool(store.fetch_one, *_args(one))
     if row is None:
         raise NotFound(f"no feature {feature_id!r} in {spec.name}")
-    headers = {"ETag": etag, "Content-Crs": f"<{crs_uri(query.crs)}>", **_cache_headers(request)}
+    headers = {
+        "ETag": _etag(request, int(row[0] or 0), fmt),
+        "Content-Crs": f"<{crs_uri(query.crs)}>",
+        **_cache_headers(request),
+    }
     if fmt == "html":
-        feature = [json.loads(row[0])]
+        info = await _layer_info(store, spec.name)
+        feature = [json.loads(row[1])]
         data = {
             "spec": spec,
             "map": preview(feature, spec) if query.crs == fq.OutputCrs() else None,
@@ -418,7 +438,7 @@ async def item(request: Request, collection_id: str, feature_id: str) -> Respons
             {"rel": "collection", "type": "application/json", "href": base},
         ]
     )
-    body = row[0].encode()[:-1] + f',"links":{links}}}'.encode()
+    body = row[1].encode()[:-1] + f',"links":{links}}}'.encode()
     return Response(body, media_type=GEOJSON, headers=headers)
 
 

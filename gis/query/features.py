@@ -13,6 +13,8 @@ from layers.spec import Field, LayerSpec
 #: Largest page a client may ask for; larger limits are clamped (with a next link).
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 10
+#: numberMatched of a filtered request is counted up to this many; past it, left out.
+MATCH_COUNT_CAP = 10_000
 #: Decimal digits of output coordinates: 7 is ~1 cm in degrees.
 COORDINATE_DIGITS = 7
 
@@ -63,9 +65,11 @@ def items_sql(query: ItemsQuery, dialect: Dialect) -> Sql:
     )
     sql.add("SELECT (SELECT version FROM gis_layer WHERE name = {}), ", query.spec.name)
     if is_filtered(query):
-        sql.add(f"(SELECT count(*) FROM {sql.ident(query.spec.name)}")
+        # Counting every match of a broad filter costs a full scan per request: count up
+        # to a cap, and say nothing (numberMatched is optional) beyond it.
+        sql.add(f"(SELECT count(*) FROM (SELECT 1 FROM {sql.ident(query.spec.name)}")
         _where(sql, query)
-        sql.add("), ")
+        sql.add(" LIMIT {}) capped), ", MATCH_COUNT_CAP + 1)
     else:
         sql.add("(SELECT feature_count FROM gis_layer WHERE name = {}), ", query.spec.name)
     sql.add(f"{agg}, count(*) FROM (SELECT ")
@@ -116,9 +120,9 @@ def version_sql(name: str, dialect: Dialect) -> Sql:
 
 
 def item_sql(query: ItemsQuery, fid: int, dialect: Dialect) -> Sql:
-    """One row with the feature's JSON text, or no row."""
+    """One row (layer version, the feature's JSON text), or no row."""
     sql = Sql(dialect)
-    sql.add("SELECT (")
+    sql.add("SELECT (SELECT version FROM gis_layer WHERE name = {}), (", query.spec.name)
     _feature(sql, query)
     cast = "::text" if dialect == "postgis" else "::VARCHAR"
     sql.add(f"){cast} FROM {sql.ident(query.spec.name)} WHERE fid = {{}}", fid)

@@ -479,10 +479,10 @@ def uvicorn_args(app: str, port: int) -> list[str]:
 def launch_ours(pg: Postgres, port: int, peers_bin: Path) -> Launch:
     env = child_env(database_url=pg.url(), data_dir=str(WORK / "gis-data"), pool_max=str(POOL_MAX))
     return Launch(
-        [*gis_executable(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*gis_executable(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
         env,
         f"`gis serve --port P` with `GIS_DATABASE_URL` and `GIS_POOL_MAX={POOL_MAX}`: "
-        "uvicorn, one process, its default (info) log level, so access lines are logged",
+        "uvicorn, one process, access log off like the others",
     )
 
 

@@ -358,3 +358,21 @@ def test_responses_are_compressed(client: TestClient, encoding: str) -> None:
     r = client.get("/collections/facilities/items?limit=200", headers={"accept-encoding": encoding})
     assert r.headers["content-encoding"] == encoding
     assert len(r.json()["features"]) == 200  # decoded by the client
+
+
+def test_broad_filter_counts_are_capped_and_paging_still_works(
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gis.query import features as fq
+
+    monkeypatch.setattr(fq, "MATCH_COUNT_CAP", 5)
+    truth = {f for f, (s, _g) in stored(store, "flood_points", "status").items() if s == "verified"}
+    first = client.get(
+        "/collections/flood_points/items?limit=300&filter=status%3D'verified'"
+    ).json()
+    assert "numberMatched" not in first and first["numberReturned"] == 300
+    got = all_pages(client, "/collections/flood_points/items?limit=300&filter=status%3D'verified'")
+    assert {f["id"] for f in got} == truth
+    first_id = min(truth)
+    narrow = client.get(f"/collections/flood_points/items?filter=id%3D{first_id}").json()
+    assert narrow["numberMatched"] == 1
