@@ -32,6 +32,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.store.aclose()
             if owned:
                 app.state.store.close()
 

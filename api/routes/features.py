@@ -326,7 +326,7 @@ async def items(request: Request, collection_id: str) -> Response:
         if fmt in STREAMED:
             return _streamed(request, store, query, fmt, info, etag)
     elif "if-none-match" in request.headers:
-        row = await run_in_threadpool(store.fetch_one, *_args(fq.version_sql(spec.name, dialect)))
+        row = await store.afetch_one(*_args(fq.version_sql(spec.name, dialect)))
         etag = _etag(request, row[0] if row else 0, fmt)
         if (not_modified := _cached(request, etag)) is not None:
             return not_modified
@@ -368,7 +368,7 @@ async def _page(
     query; a layer that was never loaded has no table yet and is an empty collection."""
     if not await _loaded(request, store, query.spec.name):
         return 0, 0, "[]", 0
-    row = await run_in_threadpool(store.fetch_one, *_args(fq.items_sql(query, _dialect(store))))
+    row = await store.afetch_one(*_args(fq.items_sql(query, _dialect(store))))
     assert row is not None  # an aggregate always answers one row
     matched: int | None = int(row[1] or 0)
     if fq.is_filtered(query) and matched is not None and matched > fq.MATCH_COUNT_CAP:
@@ -403,14 +403,14 @@ async def item(request: Request, collection_id: str, feature_id: str) -> Respons
     store = _store(request)
     dialect = _dialect(store)
     if "if-none-match" in request.headers:
-        vrow = await run_in_threadpool(store.fetch_one, *_args(fq.version_sql(spec.name, dialect)))
+        vrow = await store.afetch_one(*_args(fq.version_sql(spec.name, dialect)))
         not_modified = _cached(request, _etag(request, vrow[0] if vrow else 0, fmt))
         if not_modified is not None:
             return not_modified
     row = None
     if await _loaded(request, store, spec.name):
         one = fq.item_sql(query, int(feature_id), dialect)
-        row = await run_in_threadpool(store.fetch_one, *_args(one))
+        row = await store.afetch_one(*_args(one))
     if row is None:
         raise NotFound(f"no feature {feature_id!r} in {spec.name}")
     headers = {

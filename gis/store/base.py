@@ -3,6 +3,7 @@ and tests/store runs one contract suite against both."""
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -151,6 +152,13 @@ class Store(ABC):
     def fetch_one(self, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
         """Run one read-only query composed by gis.query (this store's placeholders) and
         return its first row."""
+
+    async def afetch_one(self, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+        """fetch_one for the event loop; this default runs it on a worker thread."""
+        return await asyncio.to_thread(self.fetch_one, sql, params)
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release what afetch_one opened (called at API shutdown)."""
 
     @abstractmethod
     def stream(

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from gis.errors import IngestRejected, NotFound, QueryTimeout, StoreUnavailable
 from gis.store.base import DUPLICATE_ID_MESSAGE, IngestRun, LayerInfo, Notice, RasterInfo, Store
@@ -70,6 +70,9 @@ class PostgisStore(Store):
         kwargs: dict[str, Any] = {"autocommit": False}
         if statement_timeout_ms:
             kwargs["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+        self._async_kwargs = {**kwargs, "autocommit": True}  # reads: no BEGIN/COMMIT trips
+        self._async_sizes = (pool_min, pool_max)
+        self._apool: AsyncConnectionPool | None = None
         try:
             self.pool = ConnectionPool(
                 self.url,
@@ -251,6 +254,38 @@ class PostgisStore(Store):
         with self.pool.connection() as conn:
             rows = conn.execute(query, params).fetchall()
         return [IngestRun(**dict(zip(_RUN_COLUMNS, r, strict=True))) for r in rows]
+
+    async def afetch_one(self, sql_text: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+        """On an async pool of autocommit connections: the API's reads never leave the
+        event loop and take one round trip each."""
+        pool = self._apool or await self._open_async_pool()
+        try:
+            async with pool.connection() as conn:
+                cur = await conn.execute(sql_text, params)
+                return await cur.fetchone()
+        except psycopg.errors.QueryCanceled:
+            raise QueryTimeout(
+                "the query took too long and was cancelled; try a smaller request (limit, bbox)"
+            ) from None
+
+    async def _open_async_pool(self) -> AsyncConnectionPool:
+        # Opened in the serving event loop (an async pool belongs to one loop). Two first
+        # requests may race here; the loser closes its pool.
+        pool = AsyncConnectionPool(
+            self.url, min_size=self._async_sizes[0], max_size=self._async_sizes[1],
+            kwargs=self._async_kwargs, open=False, timeout=10, name="gis-api",
+        )  # fmt: skip
+        await pool.open(wait=True, timeout=10)
+        if self._apool is not None:
+            await pool.close()
+            return self._apool
+        self._apool = pool
+        return pool
+
+    async def aclose(self) -> None:
+        if self._apool is not None:
+            await self._apool.close()
+            self._apool = None
 
     def fetch_one(self, sql_text: str, params: Sequence[object]) -> tuple[Any, ...] | None:
         try:
