@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gis.errors import GisError, InvalidInput
-from gis.ingest.pipeline import IngestRequest, IngestResult, file_digest, ingest
-from gis.ingest.source import CsvOptions
+from gis.ingest.pipeline import IngestRequest, IngestResult, ingest
+from gis.ingest.source import CsvOptions, file_digest
 from gis.progress import make_progress
 from gis.settings import IngestSettings, ServerSettings, StoreSettings
 from gis.store import Notice, Store, open_store

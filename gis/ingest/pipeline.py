@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import getpass
-import hashlib
 import logging
 import threading
 import uuid
@@ -25,7 +24,7 @@ import pyproj
 from gis.crs import parse_crs
 from gis.errors import GisError, IngestRejected, InvalidInput
 from gis.ingest.clean import CleanChunk, Cleaner, CleanOptions, InvalidPolicy
-from gis.ingest.source import CsvOptions, Source
+from gis.ingest.source import CsvOptions, Source, file_digest
 from gis.settings import IngestSettings, ingest_settings
 from gis.store.base import IngestRun, Mode, Notice, Store
 from layers.registry import get_layer, get_raster
@@ -307,17 +306,6 @@ def _fail(store: Store, run: IngestRun, message: str) -> None:
         store.record_run(run)
     except Exception as exc:  # recording must never hide the real error
         log.warning("could not record the failed run %s: %s", run.id, exc)
-
-
-def file_digest(path: Path) -> tuple[int, str]:
-    """Size and sha256 of a file, read in blocks (recorded with every run)."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
 
 
 def _who() -> str:

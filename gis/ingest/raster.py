@@ -27,7 +27,6 @@ Design choices:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import numbers
 import os
@@ -59,7 +58,7 @@ from shapely.geometry import MultiPolygon
 from gis.crs import STORAGE_CRS, in_range, to_storage_transformer
 from gis.errors import IngestRejected, InvalidInput
 from gis.ingest.safety import check_path, read_head
-from gis.ingest.source import Chunk, Source
+from gis.ingest.source import Chunk, Source, file_digest
 from gis.settings import IngestSettings, ingest_settings
 
 #: Largest width x height accepted (20,000 x 20,000 pixels, e.g. a 100 m grid over Java
@@ -164,7 +163,7 @@ def read_raster(
     """
     limits = limits or ingest_settings()
     resolved = _check_file(path, limits)
-    digest = _sha256(resolved)
+    digest = file_digest(resolved)[1]
     with rasterio.Env(**_GDAL_ENV), _open_dataset(path, resolved) as ds:
         crs = _effective_crs(path, ds, source_crs)
         if crs is None:
@@ -467,14 +466,6 @@ def _window_transform(transform: Affine, window: Window) -> Affine:
 @lru_cache(maxsize=64)
 def _from_lonlat(crs_wkt: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(STORAGE_CRS, pyproj.CRS.from_wkt(crs_wkt), always_xy=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- Safety ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ gis.ingest.load writes them. Chunks keep memory bounded whatever the file size.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,3 +60,14 @@ class Source(Protocol):
     def chunks(self, size: int) -> Iterator[Chunk]:
         """Yield consecutive chunks of at most ``size`` features."""
         ...
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a file, read in blocks (recorded with every run)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
