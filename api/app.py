@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette_compress import CompressMiddleware
 
 from api import problems
-from api.routes import docs, features, landing
+from api.routes import docs, features, landing, tiles
 from gis import __version__
 from gis.settings import ServerSettings, StoreSettings
 from gis.store import Store, open_store
@@ -55,4 +55,5 @@ def create_app(
     app.include_router(landing.router)
     app.include_router(docs.router)
     app.include_router(features.router)
+    app.include_router(tiles.router)
     return app

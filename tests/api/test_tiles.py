@@ -1,0 +1,110 @@
+"""XYZ vector tiles on both stores: decoded with mapbox-vector-tile, features land in the
+right tile pixel, attributes are the spec's public fields; errors and empty tiles."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import mapbox_vector_tile
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from gis.cli import SAMPLE_DIR, load_demo
+from gis.store.base import Store
+
+
+@pytest.fixture
+def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    load_demo(store, SAMPLE_DIR, tmp_path / "rejects")
+    with TestClient(create_app(store=store)) as c:
+        yield c
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, float, float]:
+    """Tile x, y and the point's position inside it, in 0..4096 (y up, as decoded)."""
+    n = 2**z
+    fx = (lon + 180.0) / 360.0 * n
+    lat_r = math.radians(lat)
+    fy = (1.0 - math.asinh(math.tan(lat_r)) / math.pi) / 2.0 * n
+    x, y = int(fx), int(fy)
+    return x, y, (fx - x) * 4096, (1 - (fy - y)) * 4096
+
+
+def test_points_land_where_they_should(client: TestClient, store: Store) -> None:
+    fid, (name, geom) = next(iter(
+        {r[0]: r[1:] for r in store.read_features("facilities", ("fid", "name"))}.items()
+    ))  # fmt: skip
+    z = 14
+    x, y, px, py = tile_of(geom.x, geom.y, z)
+    r = client.get(f"/tiles/facilities/{z}/{x}/{y}.mvt")
+    assert (
+        r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    )
+    layer = mapbox_vector_tile.decode(r.content)["facilities"]
+    assert layer["extent"] == 4096
+    feature = next(f for f in layer["features"] if f["id"] == fid)
+    assert feature["properties"]["name"] == name
+    assert set(feature["properties"]) == {
+        "name",
+        "facility_type",
+        "capacity",
+        "address",
+        "is_open",
+        "contact",
+        "source",
+    } - {
+        k
+        for k in ("capacity", "address", "is_open", "contact")
+        if feature["properties"].get(k) is None
+    }
+    gx, gy = feature["geometry"]["coordinates"]
+    assert abs(gx - px) <= 1 and abs(gy - py) <= 1
+
+
+def test_several_layers_in_one_tile(client: TestClient, store: Store) -> None:
+    ((_, geom),) = list(store.read_features("facilities", ("fid",)))[:1]
+    x, y, _, _ = tile_of(geom.x, geom.y, 12)
+    r = client.get(f"/tiles/facilities,hazard_zones,admin_areas/12/{x}/{y}.mvt")
+    layers = mapbox_vector_tile.decode(r.content)
+    assert {"facilities", "admin_areas"} <= set(layers)
+    assert layers["admin_areas"]["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+
+def test_empty_tiles_and_zoom_ranges_are_204(client: TestClient) -> None:
+    assert client.get("/tiles/facilities/14/0/0.mvt").status_code == 204  # no data there
+    assert client.get("/tiles/facilities/3/6/4.mvt").status_code == 204  # below min_zoom 10
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/tiles/facilities/25/0/0.mvt", 400), ("/tiles/facilities/2/4/0.mvt", 400),
+     ("/tiles/facilities/a/0/0.mvt", 400), ("/tiles/sewers/1/0/0.mvt", 404),
+     ("/tiles/facilities,facilities/1/0/0.mvt", 400), ("/tiles/facilities/1/0/0.mvt?x=1", 400)],
+)  # fmt: skip
+def test_bad_tile_requests(client: TestClient, path: str, status: int) -> None:
+    r = client.get(path)
+    assert r.status_code == status
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_tile_etag_changes_after_ingest(client: TestClient, store: Store, tmp_path: Path) -> None:
+    from gis.ingest.pipeline import IngestRequest, ingest
+
+    ((_, geom),) = list(store.read_features("rivers", ("fid",)))[:1]
+    x, y, _, _ = tile_of(*geom.geoms[0].coords[0], 10)
+    first = client.get(f"/tiles/rivers/10/{x}/{y}.mvt")
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert (
+        client.get(f"/tiles/rivers/10/{x}/{y}.mvt", headers={"if-none-match": etag}).status_code
+        == 304
+    )
+    ingest(
+        store,
+        IngestRequest(path=SAMPLE_DIR / "rivers.geojson", layer="rivers"),
+        reject_dir=tmp_path,
+    )
+    assert client.get(f"/tiles/rivers/10/{x}/{y}.mvt").headers["etag"] != etag
