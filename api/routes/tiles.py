@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from api.params import reject_unknown
 from gis.errors import InvalidInput
@@ -54,6 +54,57 @@ async def xyz_tile(request: Request, layers: str, z: str, x: str, y: str) -> Res
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MVT, headers=headers)
+
+
+_FIELD_TYPES = {"text": "String", "integer": "Number", "float": "Number", "boolean": "Boolean",
+                "date": "String", "datetime": "String"}  # fmt: skip
+
+
+@router.get("/tiles/{layers}/tilejson.json", summary="TileJSON 3.0.0 of a tileset")
+async def tilejson(request: Request, layers: str) -> Response:
+    """TileJSON for one or several layers; vector_layers and their fields come from the
+    layer specs, bounds from what is loaded, and the DEMO notice goes in attribution."""
+    reject_unknown(request.query_params, set())
+    names = [n for n in layers.split(",") if n]
+    if not names or len(names) > MAX_LAYERS_PER_TILE or len(set(names)) != len(names):
+        raise InvalidInput(f"name 1 to {MAX_LAYERS_PER_TILE} distinct layers, comma-separated")
+    specs = [get_layer(n) for n in names]
+    infos = {i.name: i for i in await _layers(request.app.state.store)}
+    boxes = [b for s in specs if s.name in infos and (b := infos[s.name].bbox) is not None]
+    bounds = [
+        min(b[0] for b in boxes), min(b[1] for b in boxes),
+        max(b[2] for b in boxes), max(b[3] for b in boxes),
+    ] if boxes else [-180.0, -85.05, 180.0, 85.05]  # fmt: skip
+    minzoom = min(s.min_zoom for s in specs)
+    maxzoom = max(s.max_zoom for s in specs)
+    notices = sorted({f"{i.notice.id} / {i.notice.en}" for i in infos.values()
+                      if i.notice and i.name in names})  # fmt: skip
+    base = str(request.base_url).rstrip("/")
+    body = {
+        "tilejson": "3.0.0",
+        "name": ", ".join(f"{s.title.id} / {s.title.en}" for s in specs),
+        "description": " ".join(f"{s.description.id} / {s.description.en}" for s in specs),
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [f"{base}/tiles/{','.join(names)}/{{z}}/{{x}}/{{y}}.mvt"],
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2,
+                   max(minzoom, min(maxzoom, 12))],
+        "attribution": " ".join(notices) or "GIS Publik",
+        "vector_layers": [
+            {
+                "id": s.name,
+                "description": f"{s.title.id} / {s.title.en}",
+                "minzoom": s.min_zoom,
+                "maxzoom": s.max_zoom,
+                "fields": {f.name: _FIELD_TYPES[f.type] for f in s.fields if f.public},
+            }
+            for s in specs
+        ],
+    }  # fmt: skip
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
 
 
 async def _layers(store: Store) -> list[LayerInfo]:

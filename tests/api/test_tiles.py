@@ -108,3 +108,26 @@ def test_tile_etag_changes_after_ingest(client: TestClient, store: Store, tmp_pa
         reject_dir=tmp_path,
     )
     assert client.get(f"/tiles/rivers/10/{x}/{y}.mvt").headers["etag"] != etag
+
+
+def test_tilejson_is_valid_and_derived_from_the_specs(client: TestClient) -> None:
+    import json
+
+    import jsonschema
+
+    schema_path = (
+        Path(__file__).resolve().parents[3] / "shared" / "specs" / "tilejson-3.0.0.schema.json"
+    )
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    body = client.get("/tiles/facilities,hazard_zones/tilejson.json").json()
+    jsonschema.validate(body, schema)
+    assert body["tilejson"] == "3.0.0"
+    assert body["tiles"][0].endswith("/tiles/facilities,hazard_zones/{z}/{x}/{y}.mvt")
+    layers = {v["id"]: v for v in body["vector_layers"]}
+    assert layers["facilities"]["fields"]["capacity"] == "Number"
+    assert layers["hazard_zones"]["fields"]["hazard_class"] == "String"
+    assert (body["minzoom"], body["maxzoom"]) == (5, 20)
+    assert "SINTETIS" in body["attribution"]
+    west, south, east, north = body["bounds"]
+    assert 110 < west < east < 111 and -8 < south < north < -6
+    assert client.get("/tiles/sewers/tilejson.json").status_code == 404
