@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.params import reject_unknown
-from gis.errors import InvalidInput
-from gis.query.tiles import TileRequest, tile_sql
+from gis.errors import InvalidInput, NotFound
+from gis.query.tiles import TILE_MATRIX_SETS, TileMatrixSet, TileRequest, tile_sql, tms_definition
 from gis.store import LayerInfo, Store
 from layers.registry import get_layer
 
@@ -30,8 +31,93 @@ def _int(value: str, name: str) -> int:
 @router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", summary="Vector tile (XYZ, WebMercatorQuad)")
 async def xyz_tile(request: Request, layers: str, z: str, x: str, y: str) -> Response:
     """An empty tile, or one where no requested layer is in its zoom range, is a 204."""
-    reject_unknown(request.query_params, set())
     tile = TileRequest(_int(z, "z"), _int(x, "x"), _int(y, "y"))
+    return await _tile(request, layers, tile)
+
+
+@router.get(
+    "/collections/{collection_id}/tiles/{tms}/{z}/{row}/{col}",
+    summary="Vector tile (OGC API Tiles: tileMatrix/tileRow/tileCol)",
+)
+async def ogc_tile(
+    request: Request, collection_id: str, tms: str, z: str, row: str, col: str
+) -> Response:
+    tile = TileRequest(_int(z, "tileMatrix"), _int(col, "tileCol"), _int(row, "tileRow"),
+                       _tms(tms))  # fmt: skip
+    return await _tile(request, collection_id, tile)
+
+
+@router.get("/tileMatrixSets", summary="Tile matrix sets")
+async def tile_matrix_sets(request: Request) -> Response:
+    reject_unknown(request.query_params, {"f"})
+    base = str(request.base_url).rstrip("/")
+    sets = [
+        {
+            "id": t,
+            "title": t,
+            "uri": f"http://www.opengis.net/def/tilematrixset/OGC/1.0/{t}",
+            "links": [
+                {"rel": "self", "type": "application/json", "href": f"{base}/tileMatrixSets/{t}"}
+            ],
+        }
+        for t in TILE_MATRIX_SETS
+    ]
+    return JSONResponse({"tileMatrixSets": sets})
+
+
+@router.get("/tileMatrixSets/{tms}", summary="A tile matrix set definition")
+async def tile_matrix_set(request: Request, tms: str) -> Response:
+    reject_unknown(request.query_params, {"f"})
+    return JSONResponse(tms_definition(_tms(tms)))
+
+
+@router.get("/collections/{collection_id}/tiles", summary="Vector tilesets of a collection")
+async def collection_tilesets(request: Request, collection_id: str) -> Response:
+    reject_unknown(request.query_params, {"f"})
+    spec = get_layer(collection_id)
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse({"tilesets": [_tileset(base, spec.name, t) for t in TILE_MATRIX_SETS]})
+
+
+@router.get("/collections/{collection_id}/tiles/{tms}", summary="A vector tileset")
+async def collection_tileset(request: Request, collection_id: str, tms: str) -> Response:
+    reject_unknown(request.query_params, {"f"})
+    spec = get_layer(collection_id)
+    body = _tileset(str(request.base_url).rstrip("/"), spec.name, _tms(tms))
+    body["tileMatrixSetLimits"] = [
+        {"tileMatrix": str(z)} for z in range(spec.min_zoom, spec.max_zoom + 1)
+    ]
+    return JSONResponse(body)
+
+
+def _tileset(base: str, name: str, tms: TileMatrixSet) -> dict[str, Any]:
+    href = f"{base}/collections/{name}/tiles/{tms}"
+    crs = ("http://www.opengis.net/def/crs/EPSG/0/3857" if tms == "WebMercatorQuad"
+           else "http://www.opengis.net/def/crs/OGC/1.3/CRS84")  # fmt: skip
+    return {
+        "title": f"{name} ({tms})",
+        "dataType": "vector",
+        "crs": crs,
+        "tileMatrixSetURI": f"http://www.opengis.net/def/tilematrixset/OGC/1.0/{tms}",
+        "links": [
+            {"rel": "self", "type": "application/json", "href": href},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+             "type": "application/json", "href": f"{base}/tileMatrixSets/{tms}"},
+            {"rel": "item", "type": MVT, "templated": True,
+             "href": f"{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"},
+        ],
+    }  # fmt: skip
+
+
+def _tms(value: str) -> TileMatrixSet:
+    for t in TILE_MATRIX_SETS:
+        if t == value:
+            return t
+    raise NotFound(f"unknown tile matrix set {value!r}; offered: {', '.join(TILE_MATRIX_SETS)}")
+
+
+async def _tile(request: Request, layers: str, tile: TileRequest) -> Response:
+    reject_unknown(request.query_params, set())
     names = [n for n in layers.split(",") if n]
     if not names or len(names) > MAX_LAYERS_PER_TILE or len(set(names)) != len(names):
         raise InvalidInput(f"name 1 to {MAX_LAYERS_PER_TILE} distinct layers, comma-separated")

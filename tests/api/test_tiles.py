@@ -131,3 +131,29 @@ def test_tilejson_is_valid_and_derived_from_the_specs(client: TestClient) -> Non
     west, south, east, north = body["bounds"]
     assert 110 < west < east < 111 and -8 < south < north < -6
     assert client.get("/tiles/sewers/tilejson.json").status_code == 404
+
+
+def test_ogc_tiles_paths_in_both_tile_matrix_sets(client: TestClient, store: Store) -> None:
+    fid, geom = next((r[0], r[-1]) for r in store.read_features("facilities", ("fid",)))
+    sets = client.get("/tileMatrixSets").json()["tileMatrixSets"]
+    assert {s["id"] for s in sets} == {"WebMercatorQuad", "WorldCRS84Quad"}
+    crs84 = client.get("/tileMatrixSets/WorldCRS84Quad").json()
+    assert crs84["tileMatrices"][0]["matrixWidth"] == 2
+    tilesets = client.get("/collections/facilities/tiles").json()["tilesets"]
+    assert len(tilesets) == 2
+    # OGC order: tileMatrix / tileRow / tileCol
+    z = 14
+    x, y, _, _ = tile_of(geom.x, geom.y, z)
+    wm = client.get(f"/collections/facilities/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert fid in {f["id"] for f in mapbox_vector_tile.decode(wm.content)["facilities"]["features"]}
+    size = 180.0 / 2**z
+    col, row = int((geom.x + 180.0) / size), int((90.0 - geom.y) / size)
+    r = client.get(f"/collections/facilities/tiles/WorldCRS84Quad/{z}/{row}/{col}")
+    feature = next(
+        f for f in mapbox_vector_tile.decode(r.content)["facilities"]["features"] if f["id"] == fid
+    )
+    gx, gy = feature["geometry"]["coordinates"]
+    assert abs(gx - ((geom.x + 180.0) / size - col) * 4096) <= 1
+    assert abs(gy - (1 - ((90.0 - geom.y) / size - row)) * 4096) <= 1
+    assert client.get("/collections/facilities/tiles/NoSuchTMS/1/0/0").status_code == 404
+    assert client.get("/collections/facilities/tiles/WorldCRS84Quad/1/2/0").status_code == 400
