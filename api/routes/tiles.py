@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from api import maplibre
 from api.params import reject_unknown
 from gis.errors import InvalidInput, NotFound
 from gis.query.tiles import TILE_MATRIX_SETS, TileMatrixSet, TileRequest, tile_sql, tms_definition
@@ -118,9 +119,7 @@ def _tms(value: str) -> TileMatrixSet:
 
 async def _tile(request: Request, layers: str, tile: TileRequest) -> Response:
     reject_unknown(request.query_params, set())
-    names = [n for n in layers.split(",") if n]
-    if not names or len(names) > MAX_LAYERS_PER_TILE or len(set(names)) != len(names):
-        raise InvalidInput(f"name 1 to {MAX_LAYERS_PER_TILE} distinct layers, comma-separated")
+    names = _names(layers)
     specs = [get_layer(n) for n in names]
     store: Store = request.app.state.store
     infos = {i.name: i for i in await _layers(store)}
@@ -151,9 +150,7 @@ async def tilejson(request: Request, layers: str) -> Response:
     """TileJSON for one or several layers; vector_layers and their fields come from the
     layer specs, bounds from what is loaded, and the DEMO notice goes in attribution."""
     reject_unknown(request.query_params, set())
-    names = [n for n in layers.split(",") if n]
-    if not names or len(names) > MAX_LAYERS_PER_TILE or len(set(names)) != len(names):
-        raise InvalidInput(f"name 1 to {MAX_LAYERS_PER_TILE} distinct layers, comma-separated")
+    names = _names(layers)
     specs = [get_layer(n) for n in names]
     infos = {i.name: i for i in await _layers(request.app.state.store)}
     boxes = [b for s in specs if s.name in infos and (b := infos[s.name].bbox) is not None]
@@ -191,6 +188,28 @@ async def tilejson(request: Request, layers: str) -> Response:
         ],
     }  # fmt: skip
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.get("/styles/{layers}/style.json", summary="MapLibre style for a tileset")
+async def maplibre_style(request: Request, layers: str) -> Response:
+    """Drawn in the given order (first at the bottom), styled by the layer specs."""
+    reject_unknown(request.query_params, set())
+    names = _names(layers)
+    specs = [get_layer(n) for n in names]
+    infos = {i.name: i for i in await _layers(request.app.state.store)}
+    notices = sorted({f"{i.notice.id} / {i.notice.en}" for i in infos.values()
+                      if i.notice and i.name in names})  # fmt: skip
+    base = str(request.base_url).rstrip("/")
+    body = maplibre.style(specs, f"{base}/tiles/{','.join(names)}/tilejson.json",
+                          " ".join(notices) or "GIS Publik")  # fmt: skip
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+
+
+def _names(layers: str) -> list[str]:
+    names = [n for n in layers.split(",") if n]
+    if not names or len(names) > MAX_LAYERS_PER_TILE or len(set(names)) != len(names):
+        raise InvalidInput(f"name 1 to {MAX_LAYERS_PER_TILE} distinct layers, comma-separated")
+    return names
 
 
 async def _layers(store: Store) -> list[LayerInfo]:

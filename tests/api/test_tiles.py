@@ -157,3 +157,36 @@ def test_ogc_tiles_paths_in_both_tile_matrix_sets(client: TestClient, store: Sto
     assert abs(gy - (1 - ((90.0 - geom.y) / size - row)) * 4096) <= 1
     assert client.get("/collections/facilities/tiles/NoSuchTMS/1/0/0").status_code == 404
     assert client.get("/collections/facilities/tiles/WorldCRS84Quad/1/2/0").status_code == 400
+
+
+STYLE_VALIDATOR = (
+    Path(__file__).resolve().parents[2]
+    / ".ci"
+    / "node"
+    / "node_modules"
+    / ".bin"
+    / "gl-style-validate"
+)
+
+
+@pytest.mark.interop
+def test_maplibre_style_passes_the_maplibre_validator(client: TestClient, tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    if not STYLE_VALIDATOR.exists():
+        pytest.skip("MapLibre validator missing; .ci/run installs it from the npm registry")
+    body = client.get(
+        "/styles/admin_areas,hazard_zones,rivers,facilities,flood_points/style.json"
+    ).json()
+    assert body["sources"]["gis"]["url"].endswith("/tilejson.json")
+    ids = [layer["id"] for layer in body["layers"]]
+    assert ids[:3] == ["background", "admin_areas-fill", "admin_areas-outline"]
+    fill = next(layer for layer in body["layers"] if layer["id"] == "hazard_zones-fill")
+    assert fill["paint"]["fill-color"][:2] == ["match", ["get", "hazard_class"]]
+    path = tmp_path / "style.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    result = subprocess.run(
+        [str(STYLE_VALIDATOR), str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
