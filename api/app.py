@@ -10,6 +10,7 @@ from starlette_compress import CompressMiddleware
 
 from api import problems
 from api.routes import docs, features, landing, tiles
+from api.tile_cache import TileCache
 from gis import __version__
 from gis.settings import ServerSettings, StoreSettings
 from gis.store import Store, open_store
@@ -49,6 +50,7 @@ def create_app(
     app.state.cache_seconds = server.cache_seconds
     #: Layers known to have a table (a table, once made, stays: replaces swap it).
     app.state.loaded_layers = set()
+    app.state.tile_cache = TileCache(server.tile_cache_bytes)
     problems.install(app)
     # brotli, zstd or gzip, by the client's Accept-Encoding
     app.add_middleware(CompressMiddleware, minimum_size=1024)

@@ -53,6 +53,8 @@ class ServerSettings(BaseSettings):
     public_url: str | None = None
     #: Cache-Control max-age of data responses; ETags let clients revalidate cheaply.
     cache_seconds: int = Field(default=60, ge=0, le=86_400)
+    #: Memory for rendered vector tiles (per worker process); 0 turns the cache off.
+    tile_cache_bytes: int = Field(default=64 * 1024**2, ge=0)
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api import maplibre
 from api.params import reject_unknown
+from api.tile_cache import TileCache
 from gis.errors import InvalidInput, NotFound
 from gis.query.tiles import TILE_MATRIX_SETS, TileMatrixSet, TileRequest, tile_sql, tms_definition
 from gis.store import LayerInfo, Store
@@ -133,9 +134,14 @@ async def _tile(request: Request, layers: str, tile: TileRequest) -> Response:
         return Response(status_code=304, headers=headers)
     if not shown:
         return Response(status_code=204, headers=headers)
-    sql = tile_sql(shown, tile, "postgis" if store.kind == "postgis" else "duckdb")
-    row = await store.afetch_one(sql.text(), sql.params)
-    data = bytes(row[0]) if row and row[0] is not None else b""
+    cache: TileCache = request.app.state.tile_cache
+    data = cache.get(etag)
+    headers["X-Tile-Cache"] = "hit" if data is not None else "miss"
+    if data is None:
+        sql = tile_sql(shown, tile, "postgis" if store.kind == "postgis" else "duckdb")
+        row = await store.afetch_one(sql.text(), sql.params)
+        data = bytes(row[0]) if row and row[0] is not None else b""
+        cache.put(etag, data)
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MVT, headers=headers)

@@ -190,3 +190,38 @@ def test_maplibre_style_passes_the_maplibre_validator(client: TestClient, tmp_pa
         [str(STYLE_VALIDATOR), str(path)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_tile_cache_hits_and_ingest_invalidates_only_that_layer(
+    client: TestClient, store: Store, tmp_path: Path
+) -> None:
+    from gis.ingest.pipeline import IngestRequest, ingest
+
+    ((_, geom),) = list(store.read_features("rivers", ("fid",)))[:1]
+    x, y, _, _ = tile_of(*geom.geoms[0].coords[0], 10)
+    rivers, admin = f"/tiles/rivers/10/{x}/{y}.mvt", f"/tiles/admin_areas/10/{x}/{y}.mvt"
+    assert client.get(rivers).headers["x-tile-cache"] == "miss"
+    hit = client.get(rivers)
+    assert hit.headers["x-tile-cache"] == "hit" and mapbox_vector_tile.decode(hit.content)["rivers"]
+    assert client.get(admin).headers["x-tile-cache"] == "miss"
+    ingest(
+        store,
+        IngestRequest(path=SAMPLE_DIR / "rivers.geojson", layer="rivers"),
+        reject_dir=tmp_path,
+    )
+    assert client.get(rivers).headers["x-tile-cache"] == "miss"
+    assert client.get(admin).headers["x-tile-cache"] == "hit"
+
+
+def test_tile_cache_is_bounded() -> None:
+    from api.tile_cache import TileCache
+
+    cache = TileCache(max_bytes=10)
+    cache.put("a", b"12345")
+    cache.put("b", b"12345")
+    cache.get("a")  # a is now the most recently used
+    cache.put("c", b"123")
+    assert cache.get("b") is None and cache.get("a") == b"12345" and cache.get("c") == b"123"
+    assert cache.size_bytes <= 10
+    cache.put("huge", b"x" * 11)
+    assert cache.get("huge") is None
