@@ -36,15 +36,21 @@ def reject_unknown(params: QueryParams, allowed: set[str]) -> None:
         )
 
 
+#: Largest offset or streamed limit: past any real layer, inside the databases' BIGINT.
+MAX_INT_PARAM = 10**12
+
+
 def parse_int(value: str | None, name: str, default: int, minimum: int) -> int:
     if value is None:
         return default
     try:
-        number = int(value)
+        number = int(value) if len(value) <= 20 else None
     except ValueError:
-        raise InvalidInput(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise InvalidInput(f"{name} must be at least {minimum}, got {number}")
+        number = None
+    if number is None:
+        raise InvalidInput(f"{name} must be an integer, got {value[:40]!r}")
+    if not minimum <= number <= MAX_INT_PARAM:
+        raise InvalidInput(f"{name} must be between {minimum} and {MAX_INT_PARAM}, got {number}")
     return number
 
 

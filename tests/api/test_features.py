@@ -218,6 +218,7 @@ def test_etag_revalidation_and_ingest_invalidation(
         "limit=0",
         "limit=x",
         "offset=-1",
+        "offset=99999999999999999999",
         "skipGeometry=maybe",
         "f=xml",
     ],
