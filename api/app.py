@@ -9,11 +9,11 @@ from fastapi import FastAPI
 from starlette_compress import CompressMiddleware
 
 from api import problems
-from api.routes import docs, features, landing, tiles
-from api.tile_cache import TileCache
+from api.routes import analysis, docs, features, landing, risk, tiles
 from gis import __version__
 from gis.settings import ServerSettings, StoreSettings
 from gis.store import Store, open_store
+from gis.tiles.cache import TileCache
 
 
 def create_app(
@@ -58,4 +58,6 @@ def create_app(
     app.include_router(docs.router)
     app.include_router(features.router)
     app.include_router(tiles.router)
+    app.include_router(risk.router)
+    app.include_router(analysis.router)
     return app

@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gis.cli_analyze import analyze_app
+from gis.cli_tiles import tiles_app
 from gis.errors import GisError, InvalidInput
 from gis.ingest.pipeline import IngestRequest, IngestResult, ingest
 from gis.ingest.source import CsvOptions, file_digest
@@ -426,6 +428,10 @@ def main() -> None:  # pragma: no cover - console entry for `python -m gis.cli`
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     app()
+
+
+app.add_typer(tiles_app, name="tiles")
+app.add_typer(analyze_app, name="analyze")
 
 
 @app.callback()

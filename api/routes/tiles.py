@@ -4,7 +4,6 @@ built by the database. (TileJSON, styles and the OGC API Tiles paths build on th
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,10 +11,11 @@ from fastapi.responses import JSONResponse, Response
 
 from api import maplibre
 from api.params import reject_unknown
-from api.tile_cache import TileCache
 from gis.errors import InvalidInput, NotFound
-from gis.query.tiles import TILE_MATRIX_SETS, TileMatrixSet, TileRequest, tile_sql, tms_definition
+from gis.query.tiles import TILE_MATRIX_SETS, TileMatrixSet, TileRequest, tms_definition
 from gis.store import LayerInfo, Store
+from gis.tiles.cache import TileCache
+from gis.tiles.render import render_tile, shown_layers, tile_etag
 from layers.registry import get_layer
 
 router = APIRouter()
@@ -123,12 +123,9 @@ async def _tile(request: Request, layers: str, tile: TileRequest) -> Response:
     names = _names(layers)
     specs = [get_layer(n) for n in names]
     store: Store = request.app.state.store
-    infos = {i.name: i for i in await _layers(store)}
-    shown = [s for s in specs if s.name in infos and s.min_zoom <= tile.z <= s.max_zoom]
-    versions = ",".join(
-        f"{s.name}:{infos[s.name].version if s.name in infos else 0}" for s in specs
-    )
-    etag = '"' + hashlib.sha256(f"{versions}|{tile}".encode()).hexdigest()[:32] + '"'
+    versions = {i.name: i.version for i in await _layers(store)}
+    shown = shown_layers(specs, versions, tile.z)
+    etag = tile_etag(specs, versions, tile)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={request.app.state.cache_seconds}"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
@@ -138,9 +135,7 @@ async def _tile(request: Request, layers: str, tile: TileRequest) -> Response:
     data = cache.get(etag)
     headers["X-Tile-Cache"] = "hit" if data is not None else "miss"
     if data is None:
-        sql = tile_sql(shown, tile, "postgis" if store.kind == "postgis" else "duckdb")
-        row = await store.afetch_one(sql.text(), sql.params)
-        data = bytes(row[0]) if row and row[0] is not None else b""
+        data = await render_tile(store, shown, tile)
         cache.put(etag, data)
     if not data:
         return Response(status_code=204, headers=headers)

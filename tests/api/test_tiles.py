@@ -214,7 +214,7 @@ def test_tile_cache_hits_and_ingest_invalidates_only_that_layer(
 
 
 def test_tile_cache_is_bounded() -> None:
-    from api.tile_cache import TileCache
+    from gis.tiles.cache import TileCache
 
     cache = TileCache(max_bytes=10)
     cache.put("a", b"12345")
