@@ -71,6 +71,19 @@ class Style:
 
 
 @dataclass(frozen=True)
+class TileRules:
+    """How a layer is drawn in vector tiles: per-zoom generalisation and caching.
+
+    Tolerances are in tile pixels (a 256-px tile; 1 px at zoom z is the tile's width over
+    256), so a layer looks the same at every zoom while its tiles stay small."""
+
+    #: A rendered tile of this layer must not exceed this many bytes (on the bench data).
+    budget_bytes: int = 500_000
+    #: Cache-Control max-age of this layer's tiles; None means the server default.
+    cache_seconds: int | None = None
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     """A vector layer: geometry type, typed fields, bilingual metadata, style, zooms."""
 
@@ -84,6 +97,7 @@ class LayerSpec:
     max_zoom: int = 22
     #: The field that holds the feature's time (OGC datetime filter), if any.
     time_field: str | None = None
+    tiles: TileRules = field(default_factory=TileRules)
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
