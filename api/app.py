@@ -10,10 +10,12 @@ from starlette_compress import CompressMiddleware
 
 from api import problems
 from api.routes import analysis, docs, features, landing, risk, tiles
+from api.tile_hits import TileHitMiddleware
 from gis import __version__
 from gis.settings import ServerSettings, StoreSettings
 from gis.store import Store, open_store
 from gis.tiles.cache import TileCache
+from gis.tiles.versions import VersionLookup
 
 
 def create_app(
@@ -30,6 +32,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store if store is not None else open_store(settings, serving=True)
+        app.state.tile_versions = VersionLookup(app.state.store)
         try:
             yield
         finally:
@@ -50,8 +53,10 @@ def create_app(
     app.state.cache_seconds = server.cache_seconds
     #: Layers known to have a table (a table, once made, stays: replaces swap it).
     app.state.loaded_layers = set()
-    app.state.tile_cache = TileCache(server.tile_cache_bytes)
+    app.state.tile_cache = TileCache(server.tile_cache_bytes, server.tile_cache_dir)
     problems.install(app)
+    # Cached tiles answered before routing; added first, so it runs inside compression.
+    app.add_middleware(TileHitMiddleware)
     # brotli, zstd or gzip, by the client's Accept-Encoding
     app.add_middleware(CompressMiddleware, minimum_size=1024)
     app.include_router(landing.router)

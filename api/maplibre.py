@@ -1,6 +1,6 @@
 """A MapLibre style (v8) for the service's vector tiles, derived from the layer specs'
-styles: polygons as fill + outline, lines as lines, points as circles, with one colour
-per category value where the spec has one."""
+styles: polygons as fill + outline, lines as lines, points as circles (clusters sized by
+their point count), with one colour per category value where the spec has one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,18 @@ def _color(spec: LayerSpec) -> Any:
         return style.color
     pairs = [v for key, color in style.category_colors for v in (key, color)]
     return ["match", ["get", style.category_field], *pairs, style.color]
+
+
+def _radius(radius: int) -> Any:
+    """Low-zoom tiles carry clusters with ``point_count`` (gis.query.tiles): a cluster is
+    drawn larger the more points it stands for, a single point at the spec's radius."""
+    return [
+        "case",
+        ["has", "point_count"],
+        ["interpolate", ["linear"], ["get", "point_count"],
+         1, radius, 100, radius * 2, 10_000, radius * 4],
+        radius,
+    ]  # fmt: skip
 
 
 def style(specs: list[LayerSpec], tilejson_url: str, attribution: str) -> dict[str, Any]:
@@ -59,7 +71,7 @@ def style(specs: list[LayerSpec], tilejson_url: str, attribution: str) -> dict[s
                     **common,
                     "paint": {
                         "circle-color": color,
-                        "circle-radius": spec.style.radius,
+                        "circle-radius": _radius(spec.style.radius),
                         "circle-stroke-color": "#ffffff",
                         "circle-stroke-width": 1,
                     },

@@ -22,13 +22,13 @@ log = logging.getLogger("gis")
 
 
 class RichProgress:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, unit: str = "features") -> None:
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("features"),
+            TextColumn(unit),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
@@ -55,8 +55,9 @@ class RichProgress:
 class LogProgress:
     """One line at the start, one every few seconds, one at the end."""
 
-    def __init__(self, every_seconds: float = 5.0) -> None:
+    def __init__(self, every_seconds: float = 5.0, unit: str = "features") -> None:
         self.every = every_seconds
+        self.unit = unit
         self.done = 0
         self.total: int | None = None
         self.description = ""
@@ -65,22 +66,25 @@ class LogProgress:
     def start(self, description: str, total: int | None) -> None:
         self.description, self.total, self.done = description, total, 0
         self._last = time.monotonic()
-        log.info("%s: started (%s features)", description, total if total is not None else "?")
+        log.info("%s: started (%s %s)", description, total if total is not None else "?", self.unit)
 
     def advance(self, n: int) -> None:
         self.done += n
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
-            log.info("%s: %d/%s features", self.description, self.done, self.total or "?")
+            log.info("%s: %d/%s %s", self.description, self.done, self.total or "?", self.unit)
 
     def stop(self) -> None:
         if self.description:
-            log.info("%s: read %d features", self.description, self.done)
+            log.info("%s: done, %d %s", self.description, self.done, self.unit)
 
 
-def make_progress(console: Console, every_seconds: float = 5.0) -> RichProgress | LogProgress:
-    """A Rich bar on a terminal, else log lines every ``every_seconds``."""
+def make_progress(
+    console: Console, every_seconds: float = 5.0, unit: str = "features"
+) -> RichProgress | LogProgress:
+    """A Rich bar on a terminal, else log lines every ``every_seconds``; ``unit`` names
+    what is counted (features, tiles)."""
     if console.is_terminal and sys.stderr.isatty():
-        return RichProgress(console)
-    return LogProgress(every_seconds)
+        return RichProgress(console, unit)
+    return LogProgress(every_seconds, unit)

@@ -55,11 +55,27 @@ class ServerSettings(BaseSettings):
     cache_seconds: int = Field(default=60, ge=0, le=86_400)
     #: Memory for rendered vector tiles (per worker process); 0 turns the cache off.
     tile_cache_bytes: int = Field(default=64 * 1024**2, ge=0)
+    #: A directory where rendered tiles are also kept as files (shared by workers, kept
+    #: across restarts, filled ahead by `gis tiles seed`); unset: memory only.
+    tile_cache_dir: Path | None = None
 
 
 @lru_cache
 def store_settings() -> StoreSettings:
     return StoreSettings()
+
+
+class TileSettings(BaseSettings):
+    """Limits of `gis tiles seed` / `gis tiles export` (the cache itself: ServerSettings)."""
+
+    model_config = SettingsConfigDict(env_prefix="GIS_TILES_", extra="ignore")
+
+    #: A seed or export of more tiles than this is refused with a message (--max-tiles).
+    max_tiles: int = Field(default=200_000, ge=1)
+    #: Default highest zoom when none is given: deeper pyramids grow fourfold per zoom.
+    default_max_zoom: int = Field(default=14, ge=0, le=24)
+    #: Threads rendering tiles in parallel (each holds one database connection).
+    workers: int = Field(default=4, ge=1, le=64)
 
 
 @lru_cache

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyproj
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from api.filters import compile_request_filter, parse_filter_params
 from api.params import (
     SUPPORTED_CRS,
     crs_uri,
@@ -33,7 +33,6 @@ from api.params import (
 )
 from api.svg import preview
 from gis.errors import InvalidInput, NotFound
-from gis.query import cql2
 from gis.query import features as fq
 from gis.query.sqlparts import Sql
 from gis.store import LayerInfo, Store
@@ -228,33 +227,8 @@ def _filter(
     request: Request, spec: LayerSpec, dialect: fq.Dialect
 ) -> tuple[str, tuple[object, ...]] | None:
     """filter / filter-lang / filter-crs (Part 3) compiled to this store's SQL."""
-    q = request.query_params
-    text = q.get("filter")
-    if text is None:
-        if "filter-lang" in q or "filter-crs" in q:
-            raise InvalidInput("filter-lang and filter-crs need a filter")
-        return None
-    lang = q.get("filter-lang", "cql2-text")
-    if lang not in cql2.FILTER_LANGS:
-        raise InvalidInput(
-            f"filter-lang must be one of {', '.join(cql2.FILTER_LANGS)}, got {lang!r}"
-        )
-    crs = parse_crs(q.get("filter-crs"), "filter-crs")
-    filter_crs = (
-        None
-        if q.get("filter-crs") is None
-        else (
-            pyproj.CRS.from_epsg(crs.epsg)
-            if crs.epsg != 4326 or crs.lat_lon
-            else pyproj.CRS("OGC:CRS84")
-        )
-    )
-    try:
-        ast = cql2.parse_filter(text, lang)
-        compiled = cql2.compile_filter(ast, spec, dialect, filter_crs)
-    except InvalidInput as exc:
-        raise InvalidInput(f"filter: {exc.message}") from None
-    return compiled.sql, tuple(compiled.params)
+    parsed = parse_filter_params(request.query_params)
+    return None if parsed is None else compile_request_filter(parsed, spec, dialect)
 
 
 def _items_query(request: Request, spec: LayerSpec, dialect: fq.Dialect) -> fq.ItemsQuery:

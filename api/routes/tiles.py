@@ -10,13 +10,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api import maplibre
+from api.filters import FILTER_PARAMS, compile_request_filter, parse_filter_params
 from api.params import reject_unknown
 from gis.errors import InvalidInput, NotFound
-from gis.query.tiles import TILE_MATRIX_SETS, TileMatrixSet, TileRequest, tms_definition
+from gis.query.sqlparts import Dialect
+from gis.query.tiles import (
+    TILE_MATRIX_SETS,
+    CompiledSql,
+    TileMatrixSet,
+    TileRequest,
+    tms_definition,
+)
 from gis.store import LayerInfo, Store
-from gis.tiles.cache import TileCache
-from gis.tiles.render import render_tile, shown_layers, tile_etag
+from gis.tiles.cache import TileCache, cache_max_age, tile_path
+from gis.tiles.render import render_tile_checked, shown_layers, tile_etag
+from gis.tiles.versions import VERSIONS_KEY, VersionLookup
 from layers.registry import get_layer
+from layers.spec import LayerSpec
 
 router = APIRouter()
 
@@ -119,28 +129,59 @@ def _tms(value: str) -> TileMatrixSet:
 
 
 async def _tile(request: Request, layers: str, tile: TileRequest) -> Response:
-    reject_unknown(request.query_params, set())
+    reject_unknown(request.query_params, set(FILTER_PARAMS))
     names = _names(layers)
     specs = [get_layer(n) for n in names]
     store: Store = request.app.state.store
-    versions = {i.name: i.version for i in await _layers(store)}
+    filter_key, filters = _tile_filters(request, specs, store)
+    # The versions from a query that starts after this request arrived (shared by the
+    # requests of a burst): an ingest by another process or worker shows in the next tile.
+    # (api.tile_hits may have looked them up already for this very request, and missed.)
+    lookup: VersionLookup = request.app.state.tile_versions
+    versions = request.scope.get("state", {}).get(VERSIONS_KEY) or await lookup.get(names)
     shown = shown_layers(specs, versions, tile.z)
-    etag = tile_etag(specs, versions, tile)
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={request.app.state.cache_seconds}"}
+    etag = tile_etag(specs, versions, tile, filter_key)
+    max_age = cache_max_age(specs, request.app.state.cache_seconds)
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     if not shown:
         return Response(status_code=204, headers=headers)
     cache: TileCache = request.app.state.tile_cache
-    data = cache.get(etag)
+    # A filtered tile is cached in memory only (its ETag carries the filter).
+    path = tile_path(names, versions, tile) if filters is None else None
+    data = cache.get(etag, path)
     headers["X-Tile-Cache"] = "hit" if data is not None else "miss"
     if data is None:
-        data = await render_tile(store, shown, tile)
-        cache.put(etag, data)
+        rendered = await render_tile_checked(store, shown, tile, filters)
+        data = rendered.data
+        if rendered.over_budget:
+            headers["X-Tile-Over-Budget"] = ",".join(rendered.over_budget)
+        cache.put(etag, data, path)
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MVT, headers=headers)
 
+
+def _tile_filters(
+    request: Request, specs: list[LayerSpec], store: Store
+) -> tuple[str, dict[str, CompiledSql] | None]:
+    """The request's CQL2 filter compiled for every requested layer (a 400 names the
+    layer it does not fit), and its cache key ("" without a filter)."""
+    parsed = parse_filter_params(request.query_params)
+    if parsed is None:
+        return "", None
+    dialect: Dialect = "postgis" if store.kind == "postgis" else "duckdb"
+    several = len(specs) > 1
+    compiled = {s.name: compile_request_filter(parsed, s, dialect, name_layer=several)
+                for s in specs}  # fmt: skip
+    return parsed.key, compiled
+
+
+#: Attributes of generalised features (docs/tiles.md): point clusters below the detail
+#: zoom, and merged small polygons.
+_GENERALISED_FIELDS = {"Point": {"point_count": "Number"},
+                       "MultiPolygon": {"feature_count": "Number"}}  # fmt: skip
 
 _FIELD_TYPES = {"text": "String", "integer": "Number", "float": "Number", "boolean": "Boolean",
                 "date": "String", "datetime": "String"}  # fmt: skip
@@ -183,7 +224,8 @@ async def tilejson(request: Request, layers: str) -> Response:
                 "description": f"{s.title.id} / {s.title.en}",
                 "minzoom": s.min_zoom,
                 "maxzoom": s.max_zoom,
-                "fields": {f.name: _FIELD_TYPES[f.type] for f in s.fields if f.public},
+                "fields": {**{f.name: _FIELD_TYPES[f.type] for f in s.fields if f.public},
+                           **_GENERALISED_FIELDS.get(s.geometry_type, {})},
             }
             for s in specs
         ],

@@ -1,10 +1,16 @@
 """Mapbox Vector Tiles built by the database (ST_AsMVT / ST_AsMVTGeom on PostGIS, the same
-functions in DuckDB spatial), in the WebMercatorQuad tile matrix set. Several layers in
-one tile are one protobuf: the layers' bytes concatenated."""
+functions in DuckDB spatial), in the WebMercatorQuad and WorldCRS84Quad tile matrix sets.
+Several layers in one tile are one protobuf: the layers' bytes concatenated.
+
+Each layer is generalised for the tile's zoom from its spec's TileRules (docs/tiles.md):
+lines and polygons simplified by a pixel tolerance, points clustered and small polygons
+merged below the detail zoom, an optional CQL2 filter applied; one SQL statement per
+tile, the same semantics on both stores."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,60 +72,272 @@ def _lat(y: float, n: int) -> float:
     return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
 
 
-def tile_sql(specs: list[LayerSpec], tile: TileRequest, dialect: Dialect) -> Sql:
-    """One row: the tile's bytes (NULL or empty when no layer has a feature there)."""
+#: A CQL2 filter compiled for the store's dialect: WHERE text with placeholders, values.
+CompiledSql = tuple[str, tuple[object, ...]]
+#: Each coarsening step multiplies tolerance, minimum area and cluster cell by this.
+COARSEN_FACTOR = 4
+WEB_MERCATOR_HALF = 20037508.342789244
+
+
+def tile_sql(
+    specs: list[LayerSpec],
+    tile: TileRequest,
+    dialect: Dialect,
+    filters: Mapping[str, CompiledSql] | None = None,
+) -> Sql:
+    """One row: the tile's bytes (NULL or empty when no layer has a feature there), at the
+    first coarsening step; gis.tiles.render holds each layer to its budget instead."""
     sql = Sql(dialect)
     sql.add("SELECT ")
     for i, spec in enumerate(specs):
         if i:
             sql.add(" || ")
-        _layer(sql, spec, tile)
+        _layer(sql, spec, tile, (filters or {}).get(spec.name), 0)
     return sql
 
 
-def _layer(sql: Sql, spec: LayerSpec, tile: TileRequest) -> None:
-    table = sql.ident(spec.name)
-    fields = [f for f in spec.fields if f.public]
-    env = tile.lonlat_bounds(BUFFER)
-    crs84 = tile.tms == "WorldCRS84Quad"
-    exact = tile.lonlat_bounds()
-    if sql.dialect == "postgis":
-        props = "".join(f", {_value(sql, f)} AS {sql.ident(f.name)}" for f in fields)
-        geom, bounds = (
-            ("geom", "ST_MakeEnvelope({}, {}, {}, {}, 4326)::box2d")
-            if crs84
-            else ("ST_Transform(geom, 3857)", "ST_TileEnvelope({}, {}, {})")
+def tile_layers_sql(
+    specs: Sequence[LayerSpec],
+    tile: TileRequest,
+    dialect: Dialect,
+    filters: Mapping[str, CompiledSql] | None = None,
+    steps: Sequence[int] | None = None,
+) -> Sql:
+    """One row, one column per layer: each layer's MVT bytes, so the caller can hold each
+    to its budget (the tile is their concatenation). ``steps`` are coarsening steps."""
+    sql = Sql(dialect)
+    sql.add("SELECT ")
+    for i, spec in enumerate(specs):
+        if i:
+            sql.add(", ")
+        _layer(sql, spec, tile, (filters or {}).get(spec.name), steps[i] if steps else 0)
+    return sql
+
+
+def over_budget(specs: Sequence[LayerSpec], parts: Sequence[bytes]) -> list[int]:
+    """Indexes of the layers whose bytes exceed their spec's tile budget."""
+    return [i for i, (s, p) in enumerate(zip(specs, parts, strict=True))
+            if len(p) > s.tiles.budget_bytes]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The tile in its projected units (metres of EPSG:3857, or degrees of CRS84): the
+    origin of the tile matrix, the tile's size and the size of one 256-px pixel."""
+
+    origin_x: float
+    origin_y: float
+    size: float
+
+    @property
+    def pixel(self) -> float:
+        return self.size / 256
+
+    @classmethod
+    def of(cls, tile: TileRequest) -> _Grid:
+        if tile.tms == "WorldCRS84Quad":
+            return cls(-180.0, 90.0, 180.0 / 2**tile.z)
+        half = WEB_MERCATOR_HALF
+        return cls(-half, half, 2 * half / 2**tile.z)
+
+
+def _layer(
+    sql: Sql, spec: LayerSpec, tile: TileRequest, where: CompiledSql | None, step: int
+) -> None:
+    """One layer's MVT: a single query over the layer table, generalised for the zoom.
+
+    Below the spec's detail_zoom (or on a coarsening step) points are clustered on a
+    pixel grid and polygons smaller than min_area_px are merged per grid cell; lines and
+    polygons are always simplified with a pixel tolerance. Both dialects compute the same
+    thing in the same units, and build the rows first and the MVT from them, so an empty
+    layer is an empty string (DuckDB's ST_AsMVT over no rows would still write a layer)."""
+    rules = spec.tiles
+    # From the detail zoom on, the first coarsening step applies the low-zoom rules as
+    # they are (clusters of cluster_px); every further step is COARSEN_FACTOR coarser.
+    level = step if tile.z < rules.detail_zoom else step - 1
+    generalise = level >= 0
+    factor = COARSEN_FACTOR ** max(level, 0)
+    layer = _Layer(sql, spec, tile, where, factor)
+    if spec.geometry_type == "Point" and generalise:
+        columns = layer.clusters(min(rules.cluster_px * factor, 256))
+    elif spec.geometry_type == "MultiPolygon" and generalise:
+        columns = layer.polygons_merged()
+    else:
+        columns = layer.features()
+    layer.finish(columns)
+
+
+@dataclass
+class _Layer:
+    """The pieces of one layer's tile query; each row builder returns its column names."""
+
+    sql: Sql
+    spec: LayerSpec
+    tile: TileRequest
+    where: CompiledSql | None
+    factor: int
+
+    def __post_init__(self) -> None:
+        self.postgis = self.sql.dialect == "postgis"
+        self.grid = _Grid.of(self.tile)
+        self.fields = [f for f in self.spec.fields if f.public]
+        self.sql.add("coalesce((SELECT CASE WHEN count(*) > 0 THEN ST_AsMVT(")
+        self.mark = len(self.sql.parts)  # the MVT's row expression goes here, at the end
+        self.sql.add(") END FROM (")
+
+    @property
+    def projected(self) -> str:
+        if self.tile.tms == "WorldCRS84Quad":
+            return "geom"
+        if self.postgis:
+            return "ST_Transform(geom, 3857)"
+        return "ST_Transform(geom, 'EPSG:4326', 'EPSG:3857', always_xy := true)"
+
+    def value(self, f: Field) -> str:
+        return _value(self.sql, f) if self.postgis else _duck_value(self.sql, f)
+
+    def mvt_geom(self, geom: str) -> None:
+        self.sql.add(f"ST_AsMVTGeom({geom}, {_bounds(self.sql, self.tile)}, {EXTENT}, "
+                     f"{BUFFER}, true) AS geom", *_bound_values(self.tile))  # fmt: skip
+
+    def source(self, extra: str) -> None:
+        """FROM the layer rows near the tile, with ``extra`` computed columns."""
+        self.sql.add(f" FROM (SELECT *, {extra} FROM {self.sql.ident(self.spec.name)} ")
+        _where(self.sql, self.tile, self.where)
+        self.sql.add(") s")
+
+    def simplified(self) -> str:
+        if self.spec.geometry_type == "Point":
+            return "g"
+        tolerance = float(self.spec.tiles.simplify_px * self.factor * self.grid.pixel)
+        return f"ST_SimplifyPreserveTopology(g, {tolerance!r})"
+
+    def in_tile(self, x: str, y: str) -> None:
+        """Half-open tile cells: a point (or centroid) counts in exactly one tile."""
+        g = self.grid
+        self.sql.add(f"floor(({x} - {{}}) / {{}}) = {{}} AND floor(({{}} - {y}) / {{}}) = {{}}",
+                     g.origin_x, g.size, self.tile.x, g.origin_y, g.size, self.tile.y)  # fmt: skip
+
+    def cell(self, x: str, y: str, cell: float) -> None:
+        g = self.grid
+        self.sql.add(f"floor(({x} - {{}}) / {{}}), floor(({{}} - {y}) / {{}})",
+                     g.origin_x, cell, g.origin_y, cell)  # fmt: skip
+
+    def category(self) -> Field | None:
+        name = self.spec.style.category_field
+        return None if name is None else self.spec.field(name)
+
+    def features(self) -> list[str]:
+        """Every feature with its public attributes and id."""
+        props = "".join(f", {self.value(f)} AS {self.sql.ident(f.name)}" for f in self.fields)
+        self.sql.add(f"SELECT fid{props}, ")
+        self.mvt_geom(self.simplified())
+        self.source(f"{self.projected} AS g")
+        return ["fid", *(f.name for f in self.fields)]
+
+    def clusters(self, cell_px: int) -> list[str]:
+        """Points as clusters: one feature per ``cell_px`` grid cell (and category value)
+        at the mean of its points, with ``point_count``. A point counts in the one tile
+        that holds it, never in a neighbour's buffer, so the counts of all tiles at a zoom
+        add up to the layer's (or the filter's) total."""
+        cat = self.category()
+        cat_col = f", {self.value(cat)} AS {self.sql.ident(cat.name)}" if cat else ""
+        point = "ST_MakePoint" if self.postgis else "ST_Point"
+        self.sql.add(f"SELECT count(*) AS point_count{cat_col}, ")
+        self.mvt_geom(f"{point}(avg(gx), avg(gy))")
+        self.source(f"ST_X({self.projected}) AS gx, ST_Y({self.projected}) AS gy")
+        self.sql.add(" WHERE ")
+        self.in_tile("gx", "gy")
+        self.sql.add(" GROUP BY ")
+        self.cell("gx", "gy", self.grid.size * cell_px / 256)
+        if cat is not None:
+            self.sql.add(f", {self.value(cat)}")
+        return ["point_count", *([cat.name] if cat else [])]
+
+    def polygons_merged(self) -> list[str]:
+        """Polygons of at least min_area_px square pixels as they are; smaller ones
+        merged per cluster_px cell (and category value) into one square of their total
+        area at their area-weighted centre, with ``feature_count`` (as tippecanoe keeps
+        the area of tiny polygons): a zone made of many small parts stays visible at low
+        zoom with about the right extent, and each small polygon counts in one tile."""
+        rules = self.spec.tiles
+        min_area = float(rules.min_area_px * self.factor * self.grid.pixel**2)
+        cell = self.grid.size * min(rules.cluster_px * self.factor, 256) / 256
+        cat = self.category()
+        names = ["fid", *(f.name for f in self.fields), "feature_count"]
+        props = "".join(f", {self.value(f)} AS {self.sql.ident(f.name)}" for f in self.fields)
+        self.sql.add(f"SELECT fid{props}, NULL AS feature_count, ")
+        self.mvt_geom(self.simplified())
+        self.source(f"{self.projected} AS g")
+        self.sql.add(" WHERE ST_Area(g) >= {}", min_area)
+        nulls = "".join(
+            f", {'cat_' if cat is not None and f.name == cat.name else 'NULL'} "
+            f"AS {self.sql.ident(f.name)}"
+            for f in self.fields
         )
-        bound_values = exact if crs84 else (tile.z, tile.x, tile.y)
-        sql.add(
-            f"coalesce((SELECT CASE WHEN count(*) > 0 THEN "
-            f"ST_AsMVT(t, '{spec.name}', {EXTENT}, 'geom', 'fid') END FROM ("
-            f"SELECT fid{props}, ST_AsMVTGeom({geom}, {bounds}, {EXTENT}, {BUFFER}, true) AS geom "
-            f"FROM {table} WHERE ST_Intersects(geom, ST_MakeEnvelope({{}}, {{}}, {{}}, {{}}, 4326))"
-            ") t WHERE geom IS NOT NULL), ''::bytea)",
-            *bound_values, *env,
-        )  # fmt: skip
-        return
-    props = "".join(f", '{f.name}': {_duck_value(sql, f)}" for f in fields)
-    geom, bounds = (
-        ("geom", "ST_Extent(ST_MakeEnvelope({}, {}, {}, {}))")
-        if crs84
-        else (
-            "ST_Transform(geom, 'EPSG:4326', 'EPSG:3857', always_xy := true)",
-            "ST_Extent(ST_TileEnvelope({}, {}, {}))",
+        self.sql.add(f" UNION ALL SELECT NULL AS fid{nulls}, n AS feature_count, ")
+        envelope = "ST_MakeEnvelope(mx - h, my - h, mx + h, my + h)"
+        self.mvt_geom(envelope)
+        cat_col = f"{self.value(cat)} AS cat_, " if cat else ""
+        self.sql.add(
+            f" FROM (SELECT {cat_col}count(*) AS n, sum(a * cx) / sum(a) AS mx, "
+            "sum(a * cy) / sum(a) AS my, sqrt(sum(a)) / 2 AS h FROM (SELECT *, "
+            "ST_X(ST_Centroid(g)) AS cx, ST_Y(ST_Centroid(g)) AS cy FROM ("
+            f"SELECT *, ST_Area(g) AS a FROM (SELECT *, {self.projected} AS g "
+            f"FROM {self.sql.ident(self.spec.name)} "
         )
-    )
-    bound_values = exact if crs84 else (tile.z, tile.x, tile.y)
+        _where(self.sql, self.tile, self.where)
+        self.sql.add(") s WHERE ST_Area(g) < {}) s2 WHERE a > 0) s3 WHERE ", min_area)
+        self.in_tile("cx", "cy")
+        self.sql.add(" GROUP BY ")
+        self.cell("cx", "cy", cell)
+        if cat is not None:
+            self.sql.add(f", {self.value(cat)}")
+        self.sql.add(" HAVING sum(a) >= {}) m", min_area)
+        return names
+
+    def finish(self, columns: list[str]) -> None:
+        """Close the rows and put the MVT's row expression (and id column) in place."""
+        empty = "''::bytea" if self.postgis else "''::BLOB"
+        self.sql.add(f") t WHERE geom IS NOT NULL), {empty})")
+        has_id = columns[0] == "fid"
+        if self.postgis:
+            row = "t"
+        else:
+            keys = ", ".join(f"'{c}': t.{self.sql.ident(c)}" for c in columns)
+            row = f"{{{keys}, 'geom': t.geom}}"
+        id_arg = ", 'fid'" if has_id else ""
+        self.sql.parts.insert(self.mark, f"{row}, '{self.spec.name}', {EXTENT}, 'geom'{id_arg}")
+
+
+def _where(sql: Sql, tile: TileRequest, where: CompiledSql | None) -> None:
+    """The layer rows near the tile (the buffered envelope, index-backed), filtered."""
     sql.add(
-        # DuckDB's ST_AsMVT over no rows still writes a layer: an empty tile must be empty.
-        f"coalesce((SELECT CASE WHEN count(*) > 0 THEN "
-        f"ST_AsMVT(t, '{spec.name}', {EXTENT}, 'geom', 'fid') END FROM ("
-        f"SELECT {{'fid': fid{props}, 'geom': ST_AsMVTGeom({geom}, {bounds}, "
-        f"{EXTENT}, {BUFFER}, true)}} AS t FROM {table} "
-        f"WHERE ST_Intersects(geom, ST_MakeEnvelope({{}}, {{}}, {{}}, {{}}))) "
-        "WHERE t.geom IS NOT NULL), ''::BLOB)",
-        *bound_values, *env,
-    )  # fmt: skip
+        "WHERE ST_Intersects(geom, ST_MakeEnvelope({}, {}, {}, {}"
+        + (", 4326))" if sql.dialect == "postgis" else "))"),
+        *tile.lonlat_bounds(BUFFER),
+    )
+    if where is not None:  # compiled for this dialect, placeholders included
+        sql.parts.append(f" AND ({where[0]})")
+        sql.params.extend(where[1])
+
+
+def _bounds(sql: Sql, tile: TileRequest) -> str:
+    """ST_AsMVTGeom's bounds: the tile in its projected units (values bound in order)."""
+    crs84 = tile.tms == "WorldCRS84Quad"
+    if sql.dialect == "postgis":
+        return (
+            "ST_MakeEnvelope({}, {}, {}, {}, 4326)::box2d"
+            if crs84
+            else "ST_TileEnvelope({}, {}, {})"
+        )
+    if crs84:
+        return "ST_Extent(ST_MakeEnvelope({}, {}, {}, {}))"
+    return "ST_Extent(ST_TileEnvelope({}, {}, {}))"
+
+
+def _bound_values(tile: TileRequest) -> tuple[object, ...]:
+    return tile.lonlat_bounds() if tile.tms == "WorldCRS84Quad" else (tile.z, tile.x, tile.y)
 
 
 def _duck_value(sql: Sql, f: Field) -> str:

@@ -129,6 +129,19 @@ class Store(ABC):
     def layers(self) -> list[LayerInfo]:
         """Every layer that has data, by name."""
 
+    def layer_versions(self, names: Sequence[str]) -> dict[str, int]:
+        """The current version of each of ``names`` that has data (absent: not loaded).
+
+        The tile hot path asks this for every request, cache hits included, so it must be
+        cheap; it is still a query, not a remembered value, because an ingest in another
+        process (or another worker) must show in the very next tile."""
+        wanted = set(names)
+        return {i.name: i.version for i in self.layers() if i.name in wanted}
+
+    async def alayer_versions(self, names: Sequence[str]) -> dict[str, int]:
+        """layer_versions for the event loop; this default runs it on a worker thread."""
+        return await asyncio.to_thread(self.layer_versions, names)
+
     @abstractmethod
     def rasters(self) -> list[RasterInfo]: ...
 

@@ -208,6 +208,12 @@ class EmbeddedStore(Store):
             for r in rows
         ]
 
+    def layer_versions(self, names: Sequence[str]) -> dict[str, int]:
+        wanted = set(names)
+        with self._cursor() as cur:
+            rows = cur.execute("SELECT name, version FROM gis_layer").fetchall()
+        return {str(n): int(v) for n, v in rows if n in wanted}
+
     def rasters(self) -> list[RasterInfo]:
         with self._cursor() as cur:
             rows = cur.execute(

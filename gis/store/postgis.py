@@ -206,6 +206,18 @@ class PostgisStore(Store):
             ).fetchall()
         return [_layer_info(r) for r in rows]
 
+    #: One row, one index probe: the versions of the named layers as two arrays.
+    _VERSIONS_SQL = "SELECT array_agg(name), array_agg(version) FROM gis_layer WHERE name = ANY(%s)"
+
+    def layer_versions(self, names: Sequence[str]) -> dict[str, int]:
+        row = self.fetch_one(self._VERSIONS_SQL, (list(names),))
+        return _versions(row)
+
+    async def alayer_versions(self, names: Sequence[str]) -> dict[str, int]:
+        """On the API's async pool: one round trip, no thread hop."""
+        row = await self.afetch_one(self._VERSIONS_SQL, (list(names),))
+        return _versions(row)
+
     def rasters(self) -> list[RasterInfo]:
         with self.pool.connection() as conn:
             rows = conn.execute(
@@ -622,6 +634,12 @@ def _notice_values(notice: Notice | None) -> tuple[str | None, str | None]:
 
 def _notice(id_text: str | None, en_text: str | None) -> Notice | None:
     return Notice(id_text, en_text or id_text) if id_text else None
+
+
+def _versions(row: tuple[Any, ...] | None) -> dict[str, int]:
+    if row is None or row[0] is None:
+        return {}
+    return {str(n): int(v) for n, v in zip(row[0], row[1], strict=True)}
 
 
 def _layer_info(r: tuple) -> LayerInfo:

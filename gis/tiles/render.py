@@ -5,12 +5,17 @@ database's MVT bytes. Shared by the API and `gis tiles seed`."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from gis.query.sqlparts import Dialect
-from gis.query.tiles import TileRequest, tile_sql
+from gis.query.tiles import CompiledSql, TileRequest, over_budget, tile_layers_sql
 from gis.store import Store
 from layers.spec import LayerSpec
+
+log = logging.getLogger(__name__)
 
 
 def shown_layers(
@@ -32,15 +37,92 @@ def _dialect(store: Store) -> Dialect:
     return "postgis" if store.kind == "postgis" else "duckdb"
 
 
-async def render_tile(store: Store, shown: Sequence[LayerSpec], tile: TileRequest) -> bytes:
+@dataclass(frozen=True)
+class RenderedTile:
+    """A tile's bytes and the layers that stayed over their budget even at the coarsest
+    step (served anyway, and said so: never silently cut)."""
+
+    data: bytes
+    over_budget: tuple[str, ...] = ()
+
+
+def _parts(row: tuple[Any, ...] | None, n: int) -> list[bytes]:
+    if row is None:
+        return [b""] * n
+    return [bytes(v) if v is not None else b"" for v in row]
+
+
+def _plan(shown: Sequence[LayerSpec], parts: list[bytes], steps: list[int]) -> list[int] | None:
+    """The layers to render again one step coarser, or None when all are done."""
+    again = [i for i in over_budget(shown, parts) if steps[i] < shown[i].tiles.coarsen_steps]
+    for i in again:
+        steps[i] += 1
+    return again or None
+
+
+def _done(shown: Sequence[LayerSpec], parts: list[bytes]) -> RenderedTile:
+    late = tuple(shown[i].name for i in over_budget(shown, parts))
+    if late:
+        log.warning("tile over budget after coarsening: %s", ", ".join(late))
+    return RenderedTile(b"".join(parts), late)
+
+
+async def render_tile_checked(
+    store: Store,
+    shown: Sequence[LayerSpec],
+    tile: TileRequest,
+    filters: Mapping[str, CompiledSql] | None = None,
+) -> RenderedTile:
+    """The tile, each layer held to its spec's budget: one query in the normal case; a
+    layer over budget is rendered again, coarser, up to its ``coarsen_steps``."""
+    dialect = _dialect(store)
+    sql = tile_layers_sql(shown, tile, dialect, filters)
+    parts = _parts(await store.afetch_one(sql.text(), sql.params), len(shown))
+    steps = [0] * len(shown)
+    while (again := _plan(shown, parts, steps)) is not None:
+        sql = tile_layers_sql([shown[i] for i in again], tile, dialect, filters,
+                              [steps[i] for i in again])  # fmt: skip
+        redone = _parts(await store.afetch_one(sql.text(), sql.params), len(again))
+        for i, data in zip(again, redone, strict=True):
+            parts[i] = data
+    return _done(shown, parts)
+
+
+def render_tile_checked_sync(
+    store: Store,
+    shown: Sequence[LayerSpec],
+    tile: TileRequest,
+    filters: Mapping[str, CompiledSql] | None = None,
+) -> RenderedTile:
+    """As render_tile_checked, on the store's synchronous path (the CLI)."""
+    dialect = _dialect(store)
+    sql = tile_layers_sql(shown, tile, dialect, filters)
+    parts = _parts(store.fetch_one(sql.text(), sql.params), len(shown))
+    steps = [0] * len(shown)
+    while (again := _plan(shown, parts, steps)) is not None:
+        sql = tile_layers_sql([shown[i] for i in again], tile, dialect, filters,
+                              [steps[i] for i in again])  # fmt: skip
+        redone = _parts(store.fetch_one(sql.text(), sql.params), len(again))
+        for i, data in zip(again, redone, strict=True):
+            parts[i] = data
+    return _done(shown, parts)
+
+
+async def render_tile(
+    store: Store,
+    shown: Sequence[LayerSpec],
+    tile: TileRequest,
+    filters: Mapping[str, CompiledSql] | None = None,
+) -> bytes:
     """The tile's bytes (b"" when no feature is in it), built by the database."""
-    sql = tile_sql(list(shown), tile, _dialect(store))
-    row = await store.afetch_one(sql.text(), sql.params)
-    return bytes(row[0]) if row and row[0] is not None else b""
+    return (await render_tile_checked(store, shown, tile, filters)).data
 
 
-def render_tile_sync(store: Store, shown: Sequence[LayerSpec], tile: TileRequest) -> bytes:
+def render_tile_sync(
+    store: Store,
+    shown: Sequence[LayerSpec],
+    tile: TileRequest,
+    filters: Mapping[str, CompiledSql] | None = None,
+) -> bytes:
     """As render_tile, on the store's synchronous path (the CLI)."""
-    sql = tile_sql(list(shown), tile, _dialect(store))
-    row = store.fetch_one(sql.text(), sql.params)
-    return bytes(row[0]) if row and row[0] is not None else b""
+    return render_tile_checked_sync(store, shown, tile, filters).data
