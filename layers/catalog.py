@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from layers.spec import Bilingual as B
-from layers.spec import Field, LayerSpec, RasterSpec, Style
+from layers.spec import Field, LayerSpec, RasterSpec, Style, TileRules
 
 HAZARD_TYPES = ("flood", "landslide", "tsunami", "volcano", "earthquake", "drought", "fire")
 HAZARD_CLASSES = ("low", "medium", "high")
@@ -96,6 +96,52 @@ HAZARD_ZONES = LayerSpec(
     min_zoom=5,
     max_zoom=18,
     time_field="valid_from",
+    advice=(
+        (
+            "low",
+            B(
+                "Bahaya rendah. Tetap waspada dan ikuti informasi resmi dari BPBD.",
+                "Low hazard. Stay alert and follow official information from the disaster "
+                "agency (BPBD).",
+            ),
+        ),
+        (
+            "medium",
+            B(
+                "Bahaya sedang. Kenali jalur evakuasi dan tempat evakuasi terdekat, dan siapkan "
+                "tas siaga bencana.",
+                "Medium hazard. Know your evacuation route and nearest shelter, and keep an "
+                "emergency bag ready.",
+            ),
+        ),
+        (
+            "high",
+            B(
+                "Bahaya tinggi. Siapkan rencana evakuasi keluarga dan segera mengungsi bila "
+                "ada peringatan dari BPBD.",
+                "High hazard. Prepare a family evacuation plan and evacuate at once when the "
+                "disaster agency (BPBD) warns.",
+            ),
+        ),
+        (
+            "flood/high",
+            B(
+                "Bahaya banjir tinggi. Simpan dokumen dan barang berharga di tempat tinggi, "
+                "matikan listrik saat air naik, dan mengungsi bila ada peringatan.",
+                "High flood hazard. Keep documents and valuables up high, switch off the "
+                "power when water rises, and evacuate when warned.",
+            ),
+        ),
+        (
+            "landslide/high",
+            B(
+                "Bahaya longsor tinggi. Waspadai retakan tanah dan hujan deras lama; "
+                "tinggalkan lereng bila tanah bergerak.",
+                "High landslide hazard. Watch for cracks in the ground and long heavy rain; "
+                "leave the slope when the ground moves.",
+            ),
+        ),
+    ),
 )
 
 FACILITIES = LayerSpec(
@@ -145,6 +191,8 @@ FACILITIES = LayerSpec(
     ),
     min_zoom=10,
     max_zoom=20,
+    # A few thousand facilities: clustered by type at z10-11, every one named from z12.
+    tiles=TileRules(detail_zoom=12),
 )
 
 ADMIN_AREAS = LayerSpec(

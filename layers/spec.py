@@ -78,9 +78,40 @@ class TileRules:
     256), so a layer looks the same at every zoom while its tiles stay small."""
 
     #: A rendered tile of this layer must not exceed this many bytes (on the bench data).
+    #: A tile over budget is rendered again, coarser (see ``coarsen_steps``).
     budget_bytes: int = 500_000
     #: Cache-Control max-age of this layer's tiles; None means the server default.
     cache_seconds: int | None = None
+    #: Lines and polygons are simplified (topology preserved) with this tolerance in
+    #: pixels at the tile's zoom: detail finer than half a pixel is invisible, only bytes.
+    simplify_px: float = 0.5
+    #: Below ``detail_zoom``, polygons smaller than this many square pixels are not drawn
+    #: as themselves (specks nobody can see or tap): those of one ``cluster_px`` cell and
+    #: category value merge into one square of their total area, with ``feature_count``,
+    #: so many small zones stay visible at low zoom without thousands of features. They
+    #: come back one by one as one zooms in.
+    min_area_px: float = 2.0
+    #: Below ``detail_zoom``, points become one cluster per grid cell of this many pixels
+    #: (and per value of the style's category field), with a ``point_count`` attribute, so
+    #: a low-zoom tile of a million points stays small and still shows where they are.
+    #: A power of two up to 256, so cells tile the tile exactly.
+    cluster_px: int = 16
+    #: From this zoom on every feature is in the tile with its attributes (no clustering,
+    #: no merging of small polygons; only the sub-pixel simplification).
+    detail_zoom: int = 14
+    #: How many times a tile over ``budget_bytes`` is rendered again, each time with 4x
+    #: the tolerance, minimum area and cluster cell (from ``detail_zoom`` on, the first
+    #: retry applies the low-zoom rules as they are). A tile still over budget is served
+    #: whole, never cut, with an ``X-Tile-Over-Budget`` header and a logged warning.
+    coarsen_steps: int = 3
+
+    def __post_init__(self) -> None:
+        if self.cluster_px < 1 or self.cluster_px > 256 or self.cluster_px & (self.cluster_px - 1):
+            raise ValueError("cluster_px must be a power of two from 1 to 256")
+        if self.simplify_px < 0 or self.min_area_px < 0 or self.budget_bytes <= 0:
+            raise ValueError("tile tolerances must be >= 0 and the budget > 0")
+        if not 0 <= self.detail_zoom <= 25 or not 0 <= self.coarsen_steps <= 6:
+            raise ValueError("detail_zoom must be 0..25 and coarsen_steps 0..6")
 
 
 @dataclass(frozen=True)
@@ -99,6 +130,10 @@ class LayerSpec:
     time_field: str | None = None
     tiles: TileRules = field(default_factory=TileRules)
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    #: Bilingual advice shown with a feature of this layer (e.g. a hazard zone at the
+    #: citizen's location), keyed by a category value ("high") or, more specific,
+    #: "<type>/<value>" ("flood/high"); see advice_for.
+    advice: tuple[tuple[str, Bilingual], ...] = ()
 
     def __post_init__(self) -> None:
         if not IDENTIFIER.match(self.name):
@@ -122,6 +157,11 @@ class LayerSpec:
     @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    def advice_for(self, value: str, kind: str | None = None) -> Bilingual | None:
+        """The most specific advice: "<kind>/<value>" first, then "<value>"."""
+        table = dict(self.advice)
+        return table.get(f"{kind}/{value}") or table.get(value)
 
 
 RasterKind = Literal["population", "flood_depth", "hazard_index"]
