@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette_compress import CompressMiddleware
 
 from api import problems
@@ -59,6 +60,18 @@ def create_app(
     app.add_middleware(TileHitMiddleware)
     # brotli, zstd or gzip, by the client's Accept-Encoding
     app.add_middleware(CompressMiddleware, minimum_size=1024)
+    origins = [o.strip() for o in server.cors_origins.split(",") if o.strip()]
+    if origins:
+        # Public data: web maps on other sites (Leaflet, MapLibre, apps) read it directly.
+        # No cookies or credentials are involved, so "*" is safe.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+            allow_headers=["Accept", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag", "Content-Crs", "Link", "X-Tile-Cache"],
+            max_age=3600,
+        )
     app.include_router(landing.router)
     app.include_router(docs.router)
     app.include_router(features.router)

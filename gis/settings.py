@@ -58,6 +58,9 @@ class ServerSettings(BaseSettings):
     #: A directory where rendered tiles are also kept as files (shared by workers, kept
     #: across restarts, filled ahead by `gis tiles seed`); unset: memory only.
     tile_cache_dir: Path | None = None
+    #: Origins whose web pages may read the API (CORS), comma-separated; "*" lets any
+    #: site embed the public layers and tiles; empty turns CORS off.
+    cors_origins: str = "*"
 
 
 @lru_cache

@@ -112,3 +112,28 @@ def test_ready_is_503_when_the_store_is_down(client: TestClient, store: Store) -
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("/store-unavailable")
     assert client.get("/health").status_code == 200  # liveness does not depend on the store
+
+
+def test_cors_lets_other_sites_read_public_data(client: TestClient) -> None:
+    """Web maps on other origins read layers and tiles: simple and preflight requests."""
+    got = client.get("/collections", headers={"Origin": "https://peta.example.go.id"})
+    assert got.status_code == 200
+    assert got.headers["access-control-allow-origin"] == "*"
+    assert "ETag" in got.headers["access-control-expose-headers"]
+    pre = client.options(
+        "/analysis/within",
+        headers={"Origin": "https://peta.example.go.id", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"},
+    )  # fmt: skip
+    assert pre.status_code == 200
+    assert "POST" in pre.headers["access-control-allow-methods"]
+
+
+def test_cors_can_be_turned_off(store: Store) -> None:
+    from gis.settings import ServerSettings
+
+    app = create_app(store=store, server=ServerSettings(cors_origins=""))
+    with TestClient(app) as plain:
+        got = plain.get("/collections", headers={"Origin": "https://peta.example.go.id"})
+    assert got.status_code == 200
+    assert "access-control-allow-origin" not in got.headers
