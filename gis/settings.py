@@ -61,6 +61,9 @@ class ServerSettings(BaseSettings):
     #: Origins whose web pages may read the API (CORS), comma-separated; "*" lets any
     #: site embed the public layers and tiles; empty turns CORS off.
     cors_origins: str = "*"
+    #: Freeze the start-up heap out of the garbage collector's full passes (measured on
+    #: /risk at 50 in flight: p99 150 -> 66-109 ms); off only to compare.
+    gc_freeze: bool = True
 
 
 @lru_cache
