@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from gis.cli_analyze import analyze_app
+from gis.cli_common import DataDirOption, console, guard, out, store_settings_for
 from gis.cli_tiles import tiles_app
-from gis.errors import GisError, InvalidInput
+from gis.errors import InvalidInput
 from gis.ingest.pipeline import IngestRequest, IngestResult, ingest
 from gis.ingest.source import CsvOptions, file_digest
 from gis.progress import make_progress
@@ -30,36 +29,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
 log = logging.getLogger("gis")
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data"
-
-T = TypeVar("T")
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", envvar="GIS_DATA_DIR", help="Data directory (embedded store, reject reports)."
-    ),
-]
-
-
-def _settings(data_dir: Path | None) -> StoreSettings:
-    settings = StoreSettings()
-    if data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": data_dir})
-    return settings
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    """Run a command body; a GisError becomes a readable message and a non-zero exit."""
-    try:
-        return fn()
-    except GisError as exc:
-        console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, str]:
@@ -150,7 +122,7 @@ def ingest_command(
     """Load a file into a layer (or keep a raster), atomically, with a reject report."""
 
     def body() -> None:
-        settings = _settings(data_dir)
+        settings = store_settings_for(data_dir)
         request = IngestRequest(
             path=path,
             layer=layer,
@@ -181,7 +153,7 @@ def ingest_command(
             store.close()
         _print_summary(result)
 
-    _guard(body)
+    guard(body)
 
 
 def _print_summary(result: IngestResult) -> None:
@@ -214,7 +186,7 @@ def layers_command(
     """List each layer with its feature count, version and last ingest."""
 
     def body() -> None:
-        store = open_store(_settings(data_dir))
+        store = open_store(store_settings_for(data_dir))
         try:
             infos = {i.name: i for i in store.layers()}
             rasters = {r.name: r for r in store.rasters()}
@@ -260,7 +232,7 @@ def layers_command(
             )
         out.print(table)
 
-    _guard(body)
+    guard(body)
 
 
 @app.command("runs")
@@ -272,7 +244,7 @@ def runs_command(
     """Show the ingest history: source, hash, counts, outcome, who and when."""
 
     def body() -> None:
-        store = open_store(_settings(data_dir))
+        store = open_store(store_settings_for(data_dir))
         try:
             runs = store.runs(layer, limit)
         finally:
@@ -308,7 +280,7 @@ def runs_command(
             )
         out.print(table)
 
-    _guard(body)
+    guard(body)
 
 
 def load_demo(store: Store, sample_dir: Path, reject_dir: Path) -> None:
@@ -357,7 +329,7 @@ def demo_command(
     """Build a store from the synthetic sample city in data/ and serve it."""
 
     def body() -> None:
-        settings = _settings(data_dir)
+        settings = store_settings_for(data_dir)
         where = "PostGIS" if settings.database_url else f"embedded store {settings.embedded_path}"
         console.print(f"[bold]Loading the synthetic DEMO city into the {where}[/]")
         store = open_store(settings)
@@ -368,7 +340,7 @@ def demo_command(
         if not no_serve:
             _serve(settings, host, port)
 
-    _guard(body)
+    guard(body)
 
 
 @app.command("serve")
@@ -385,9 +357,13 @@ def serve_command(
 ) -> None:
     """Serve the API under uvicorn on the configured store."""
     server = ServerSettings()
-    _guard(
+    guard(
         lambda: _serve(
-            _settings(data_dir), host or server.host, port or server.port, workers, access_log
+            store_settings_for(data_dir),
+            host or server.host,
+            port or server.port,
+            workers,
+            access_log,
         )
     )
 

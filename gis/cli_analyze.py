@@ -7,48 +7,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from gis.analysis import exposure as ex
-from gis.errors import GisError, InvalidInput
-from gis.settings import StoreSettings
-from gis.store import Store, open_store
+from gis.cli_common import DataDirOption, console, guard, open_store_for, out
 from layers.catalog import ADMIN_LEVELS, FACILITY_TYPES, HAZARD_TYPES
 
 analyze_app = typer.Typer(
     help="Spatial analysis: exposure of facilities and population.", no_args_is_help=True
 )
-console = Console(stderr=True)
-out = Console()
-
-T = TypeVar("T")
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", envvar="GIS_DATA_DIR", help="Data directory (embedded store)."),
-]
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    """As gis.cli._guard (not imported: gis.cli imports this module)."""
-    try:
-        return fn()
-    except GisError as exc:
-        console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
-
-
-def _open(data_dir: Path | None) -> Store:
-    settings = StoreSettings()
-    if data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": data_dir})
-    return open_store(settings)
 
 
 @analyze_app.command("exposure")
@@ -76,7 +46,7 @@ def exposure_command(
     Keterpaparan fasilitas dan penduduk per wilayah dan kelas bahaya."""
 
     def body() -> None:
-        store = _open(data_dir)
+        store = open_store_for(data_dir)
         try:
             with console.status("analysing / menganalisis ...") as status:
                 result = ex.exposure(
@@ -95,7 +65,7 @@ def exposure_command(
         else:
             out.print(_table(result))
 
-    _guard(body)
+    guard(body)
 
 
 _SHORT = {

@@ -4,17 +4,17 @@ a non-zero exit (2 for bad input), like the rest of `gis`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from gis.errors import GisError, InvalidInput
+from gis.cli_common import DataDirOption, console, guard, open_store_for, out
+from gis.errors import InvalidInput
 from gis.progress import make_progress
-from gis.settings import StoreSettings, TileSettings
-from gis.store import Store, open_store
+from gis.settings import TileSettings
+from gis.store import Store
 from gis.tiles.cache import TileDirectory
 from gis.tiles.seed import Pyramid, parse_bbox, parse_layers, parse_tms, parse_zooms, plan
 from layers.registry import LAYERS
@@ -22,10 +22,6 @@ from layers.registry import LAYERS
 tiles_app = typer.Typer(
     help="Vector tiles: seed the tile cache, export PMTiles.", no_args_is_help=True
 )
-console = Console(stderr=True)
-out = Console()
-
-T = TypeVar("T")
 
 LayersOption = Annotated[
     str, typer.Option("--layers", help=f"Layers, comma-separated: {', '.join(LAYERS)}.")
@@ -56,26 +52,6 @@ CacheDirOption = Annotated[
         "--cache-dir", envvar="GIS_TILE_CACHE_DIR", help="The tile cache directory the API reads."
     ),
 ]
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", envvar="GIS_DATA_DIR", help="Data directory (embedded store)."),
-]
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    """As gis.cli._guard (not imported: gis.cli imports this module)."""
-    try:
-        return fn()
-    except GisError as exc:
-        console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
-
-
-def _open(data_dir: Path | None) -> Store:
-    settings = StoreSettings()
-    if data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": data_dir})
-    return open_store(settings)
 
 
 def _plan(
@@ -128,7 +104,7 @@ def seed_command(
                 "no tile cache directory: set GIS_TILE_CACHE_DIR (the API reads the same) or "
                 "give --cache-dir / direktori cache tile belum diatur"
             )
-        store = _open(data_dir)
+        store = open_store_for(data_dir)
         try:
             pyramid = _plan(store, layers, zoom, bbox, tms, max_tiles)
             console.print(f"Seeding / mengisi {_describe(pyramid)} into {cache_dir}")
@@ -149,7 +125,7 @@ def seed_command(
             highlight=False,
         )
 
-    _guard(body)
+    guard(body)
 
 
 @tiles_app.command("export")
@@ -172,7 +148,7 @@ def export_command(
     def body() -> None:
         if output.suffix != ".pmtiles":
             raise InvalidInput(f"--output should end in .pmtiles, got {output.name!r}")
-        store = _open(data_dir)
+        store = open_store_for(data_dir)
         try:
             pyramid = _plan(store, layers, zoom, bbox, "WebMercatorQuad", max_tiles)
             console.print(f"Exporting / mengekspor {_describe(pyramid)} to {output}")
@@ -194,7 +170,7 @@ def export_command(
             highlight=False,
         )
 
-    _guard(body)
+    guard(body)
 
 
 @tiles_app.command("prune")
@@ -207,7 +183,7 @@ def prune_command(cache_dir: CacheDirOption = None, data_dir: DataDirOption = No
     def body() -> None:
         if cache_dir is None:
             raise InvalidInput("no tile cache directory: set GIS_TILE_CACHE_DIR or --cache-dir")
-        store = _open(data_dir)
+        store = open_store_for(data_dir)
         try:
             versions = {i.name: i.version for i in store.layers()}
         finally:
@@ -225,4 +201,4 @@ def prune_command(cache_dir: CacheDirOption = None, data_dir: DataDirOption = No
             highlight=False,
         )
 
-    _guard(body)
+    guard(body)
