@@ -5,18 +5,21 @@ Several layers in one tile are one protobuf: the layers' bytes concatenated.
 Each layer is generalised for the tile's zoom from its spec's TileRules (docs/tiles.md):
 lines and polygons simplified by a pixel tolerance, points clustered and small polygons
 merged below the detail zoom, an optional CQL2 filter applied; one SQL statement per
-tile, the same semantics on both stores."""
+tile, the same semantics on both stores. Below the detail zoom an unfiltered tile reads
+the same generalisation from the layer's overview, prepared at load time
+(gis.store.overviews), when the caller says it is current."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from gis.errors import InvalidInput
 from gis.query.features import _value
 from gis.query.sqlparts import Dialect, Sql
+from gis.store import overviews as ov
 from layers.spec import Field, LayerSpec
 
 EXTENT = 4096
@@ -84,15 +87,17 @@ def tile_sql(
     tile: TileRequest,
     dialect: Dialect,
     filters: Mapping[str, CompiledSql] | None = None,
+    overviews: Collection[str] = (),
 ) -> Sql:
     """One row: the tile's bytes (NULL or empty when no layer has a feature there), at the
-    first coarsening step; gis.tiles.render holds each layer to its budget instead."""
+    first coarsening step; gis.tiles.render holds each layer to its budget instead.
+    ``overviews``: the layers whose overview (gis.store.overviews) is current."""
     sql = Sql(dialect)
     sql.add("SELECT ")
     for i, spec in enumerate(specs):
         if i:
             sql.add(" || ")
-        _layer(sql, spec, tile, (filters or {}).get(spec.name), 0)
+        _layer(sql, spec, tile, (filters or {}).get(spec.name), 0, spec.name in overviews)
     return sql
 
 
@@ -102,15 +107,19 @@ def tile_layers_sql(
     dialect: Dialect,
     filters: Mapping[str, CompiledSql] | None = None,
     steps: Sequence[int] | None = None,
+    overviews: Collection[str] = (),
 ) -> Sql:
     """One row, one column per layer: each layer's MVT bytes, so the caller can hold each
-    to its budget (the tile is their concatenation). ``steps`` are coarsening steps."""
+    to its budget (the tile is their concatenation). ``steps`` are coarsening steps;
+    ``overviews`` the layers whose overview is current (read instead of the rows where it
+    answers the render exactly)."""
     sql = Sql(dialect)
     sql.add("SELECT ")
     for i, spec in enumerate(specs):
         if i:
             sql.add(", ")
-        _layer(sql, spec, tile, (filters or {}).get(spec.name), steps[i] if steps else 0)
+        _layer(sql, spec, tile, (filters or {}).get(spec.name), steps[i] if steps else 0,
+               spec.name in overviews)  # fmt: skip
     return sql
 
 
@@ -142,7 +151,12 @@ class _Grid:
 
 
 def _layer(
-    sql: Sql, spec: LayerSpec, tile: TileRequest, where: CompiledSql | None, step: int
+    sql: Sql,
+    spec: LayerSpec,
+    tile: TileRequest,
+    where: CompiledSql | None,
+    step: int,
+    overview: bool = False,
 ) -> None:
     """One layer's MVT: a single query over the layer table, generalised for the zoom.
 
@@ -158,7 +172,12 @@ def _layer(
     generalise = level >= 0
     factor = COARSEN_FACTOR ** max(level, 0)
     layer = _Layer(sql, spec, tile, where, factor)
-    if spec.geometry_type == "Point" and generalise:
+    read = None
+    if overview and where is None and tile.tms == "WebMercatorQuad":
+        read = ov.overview_read(spec, tile.z, step)
+    if read is not None:
+        columns = layer.from_overview(read)
+    elif spec.geometry_type == "Point" and generalise:
         columns = layer.clusters(min(rules.cluster_px * factor, 256))
     elif spec.geometry_type == "MultiPolygon" and generalise:
         columns = layer.polygons_merged()
@@ -181,9 +200,12 @@ class _Layer:
         self.postgis = self.sql.dialect == "postgis"
         self.grid = _Grid.of(self.tile)
         self.fields = [f for f in self.spec.fields if f.public]
-        self.sql.add("coalesce((SELECT CASE WHEN count(*) > 0 THEN ST_AsMVT(")
+        # DuckDB's ST_AsMVT over no rows still writes a layer, hence its count(*) guard;
+        # PostGIS's gives empty bytes, and the guard only costs an aggregate.
+        guard = "" if self.postgis else "CASE WHEN count(*) > 0 THEN "
+        self.sql.add(f"coalesce((SELECT {guard}ST_AsMVT(")
         self.mark = len(self.sql.parts)  # the MVT's row expression goes here, at the end
-        self.sql.add(") END FROM (")
+        self.sql.add(") FROM (" if self.postgis else ") END FROM (")
 
     @property
     def projected(self) -> str:
@@ -200,9 +222,11 @@ class _Layer:
         self.sql.add(f"ST_AsMVTGeom({geom}, {_bounds(self.sql, self.tile)}, {EXTENT}, "
                      f"{BUFFER}, true) AS geom", *_bound_values(self.tile))  # fmt: skip
 
-    def source(self, extra: str) -> None:
-        """FROM the layer rows near the tile, with ``extra`` computed columns."""
-        self.sql.add(f" FROM (SELECT *, {extra} FROM {self.sql.ident(self.spec.name)} ")
+    def source(self, extra: str, columns: Sequence[Field] = ()) -> None:
+        """FROM the layer rows near the tile: their fid, ``columns`` and ``extra``
+        computed columns (not ``*``: a wide row costs at every zoom)."""
+        cols = "".join(f"{self.sql.ident(f.name)}, " for f in columns)
+        self.sql.add(f" FROM (SELECT fid, {cols}{extra} FROM {self.sql.ident(self.spec.name)} ")
         _where(self.sql, self.tile, self.where)
         self.sql.add(") s")
 
@@ -232,7 +256,7 @@ class _Layer:
         props = "".join(f", {self.value(f)} AS {self.sql.ident(f.name)}" for f in self.fields)
         self.sql.add(f"SELECT fid{props}, ")
         self.mvt_geom(self.simplified())
-        self.source(f"{self.projected} AS g")
+        self.source(f"{self.projected} AS g", self.fields)
         return ["fid", *(f.name for f in self.fields)]
 
     def clusters(self, cell_px: int) -> list[str]:
@@ -245,7 +269,8 @@ class _Layer:
         point = "ST_MakePoint" if self.postgis else "ST_Point"
         self.sql.add(f"SELECT count(*) AS point_count{cat_col}, ")
         self.mvt_geom(f"{point}(avg(gx), avg(gy))")
-        self.source(f"ST_X({self.projected}) AS gx, ST_Y({self.projected}) AS gy")
+        self.source(f"ST_X({self.projected}) AS gx, ST_Y({self.projected}) AS gy",
+                    [cat] if cat else ())  # fmt: skip
         self.sql.add(" WHERE ")
         self.in_tile("gx", "gy")
         self.sql.add(" GROUP BY ")
@@ -268,7 +293,7 @@ class _Layer:
         props = "".join(f", {self.value(f)} AS {self.sql.ident(f.name)}" for f in self.fields)
         self.sql.add(f"SELECT fid{props}, NULL AS feature_count, ")
         self.mvt_geom(self.simplified())
-        self.source(f"{self.projected} AS g")
+        self.source(f"{self.projected} AS g", self.fields)
         self.sql.add(" WHERE ST_Area(g) >= {}", min_area)
         nulls = "".join(
             f", {'cat_' if cat is not None and f.name == cat.name else 'NULL'} "
@@ -295,6 +320,64 @@ class _Layer:
             self.sql.add(f", {self.value(cat)}")
         self.sql.add(" HAVING sum(a) >= {}) m", min_area)
         return names
+
+    def from_overview(self, read: ov.Read) -> list[str]:
+        """The generalised rows read from the layer's overview (gis.store.overviews):
+        the same clusters, merged squares and simplified shapes the row builders above
+        compute, prepared at load time, so a low-zoom tile reads a few indexed rows."""
+        k = read.cells_per_tile
+        x0, y0 = self.tile.x * k, self.tile.y * k
+        cells = self.sql.ident(ov.cells_table(self.spec))
+        in_tile = " AND cx BETWEEN {} AND {} AND cy BETWEEN {} AND {}"
+        cat = self.category()
+        if self.spec.geometry_type == "Point":
+            cat_col = f", cat AS {self.sql.ident(cat.name)}" if cat else ""
+            point = "ST_MakePoint" if self.postgis else "ST_Point"
+            self.sql.add(f"SELECT n AS point_count{cat_col}, ")
+            self.mvt_geom(f"{point}(sx / n, sy / n)")
+            self.sql.add(f" FROM {cells} WHERE z = {int(read.cells_z)}" + in_tile,
+                         x0, x0 + k - 1, y0, y0 + k - 1)  # fmt: skip
+            return ["point_count", *([cat.name] if cat else [])]
+        props = "".join(f", {self.sql.ident(f.name)}" for f in self.fields)
+        polygons = self.spec.geometry_type == "MultiPolygon"
+        self.sql.add(f"SELECT fid{props}{', NULL AS feature_count' if polygons else ''}, ")
+        self.mvt_geom("geom")
+        self.sql.add(f" FROM {self.sql.ident(ov.geoms_table(self.spec))} "
+                     f"WHERE (z = {int(read.geoms_z)} OR "
+                     f"{ov.every_zoom_filter(self.spec, read.geoms_z)}) AND ")  # fmt: skip
+        self.near_tile()
+        if not polygons:
+            return ["fid", *(f.name for f in self.fields)]
+        min_area = float(self.spec.tiles.min_area_px * self.factor * self.grid.pixel**2)
+        self.sql.add(" AND a >= {}", min_area)
+        nulls = "".join(
+            f", {'cat' if cat is not None and f.name == cat.name else 'NULL'} "
+            f"AS {self.sql.ident(f.name)}"
+            for f in self.fields
+        )
+        self.sql.add(f" UNION ALL SELECT NULL AS fid{nulls}, n AS feature_count, ")
+        self.mvt_geom("ST_MakeEnvelope(mx - h, my - h, mx + h, my + h)")
+        self.sql.add(f" FROM {cells} WHERE z = {int(read.cells_z)} AND t = {int(read.area_z)}"
+                     + in_tile, x0, x0 + k - 1, y0, y0 + k - 1)  # fmt: skip
+        return ["fid", *(f.name for f in self.fields), "feature_count"]
+
+    def near_tile(self) -> None:
+        """Overview geometries (EPSG:3857) whose box meets the tile and its buffer (a
+        hair more: ST_AsMVTGeom clips the rest away)."""
+        g, pad = self.grid, (BUFFER + 1) / EXTENT
+        west, east = (
+            g.origin_x + (self.tile.x - pad) * g.size,
+            g.origin_x + (self.tile.x + 1 + pad) * g.size,
+        )
+        north, south = (
+            g.origin_y - (self.tile.y - pad) * g.size,
+            g.origin_y - (self.tile.y + 1 + pad) * g.size,
+        )
+        if self.postgis:
+            self.sql.add("geom && ST_MakeEnvelope({}, {}, {}, {}, 3857)", west, south, east, north)
+        else:
+            self.sql.add("xmax >= {} AND xmin <= {} AND ymax >= {} AND ymin <= {}",
+                         west, east, south, north)  # fmt: skip
 
     def finish(self, columns: list[str]) -> None:
         """Close the rows and put the MVT's row expression (and id column) in place."""

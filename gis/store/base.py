@@ -142,6 +142,38 @@ class Store(ABC):
         """layer_versions for the event loop; this default runs it on a worker thread."""
         return await asyncio.to_thread(self.layer_versions, names)
 
+    def overview_keys(self, names: Sequence[str]) -> dict[str, str]:
+        """The key (gis.store.overviews.overview_key) of each named layer's tile overview,
+        for the layers that have one. The tile hot path asks this for every render, so
+        found keys are remembered: an overview, once built, is only ever replaced in the
+        same transaction as its layer (every load rebuilds it), never left behind."""
+        cache = self._overview_cache()
+        missing = [n for n in names if n not in cache]
+        if missing:
+            cache.update(self._read_overview_keys(missing))
+        return {n: cache[n] for n in names if n in cache}
+
+    async def aoverview_keys(self, names: Sequence[str]) -> dict[str, str]:
+        """overview_keys for the event loop: no I/O once every key is known."""
+        cache = self._overview_cache()
+        if any(n not in cache for n in names):
+            return await asyncio.to_thread(self.overview_keys, names)
+        return {n: cache[n] for n in names}
+
+    def _overview_cache(self) -> dict[str, str]:
+        cache: dict[str, str] | None = self.__dict__.get("_overview_keys")
+        if cache is None:
+            cache = self.__dict__["_overview_keys"] = {}
+        return cache
+
+    def _forget_overview(self, name: str) -> None:
+        """Called when this store loads a layer: its overview may have a new key."""
+        self._overview_cache().pop(name, None)
+
+    def _read_overview_keys(self, names: Sequence[str]) -> dict[str, str]:
+        """The stored overview keys of ``names`` (a store without overviews: none)."""
+        return {}
+
     @abstractmethod
     def rasters(self) -> list[RasterInfo]: ...
 

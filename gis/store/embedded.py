@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from gis.errors import IngestRejected, NotFound, QueryTimeout, StoreUnavailable
+from gis.store import overviews
 from gis.store.base import DUPLICATE_ID_MESSAGE, IngestRun, LayerInfo, Notice, RasterInfo, Store
 from gis.store.ddl import attribute_columns, column_type, quote
 from layers.spec import LayerSpec, RasterSpec
@@ -131,6 +132,7 @@ class EmbeddedStore(Store):
     def load(self, spec: LayerSpec, run: IngestRun) -> Iterator[_DuckWriter]:
         if not self._write_lock.acquire(blocking=False):
             raise IngestRejected(f"another ingest into this store is running ({spec.name})")
+        self._forget_overview(spec.name)
         try:
             with self._cursor() as cur:
                 cur.execute("BEGIN TRANSACTION")
@@ -213,6 +215,16 @@ class EmbeddedStore(Store):
         with self._cursor() as cur:
             rows = cur.execute("SELECT name, version FROM gis_layer").fetchall()
         return {str(n): int(v) for n, v in rows if n in wanted}
+
+    def _read_overview_keys(self, names: Sequence[str]) -> dict[str, str]:
+        tables = {f"{n}__ovc": n for n in names}
+        with self._cursor() as cur:
+            rows = cur.execute(
+                "SELECT table_name, comment FROM duckdb_tables() "
+                "WHERE table_name IN (SELECT unnest(?))",
+                [list(tables)],
+            ).fetchall()
+        return {tables[t]: k for t, k in rows if k}
 
     def rasters(self) -> list[RasterInfo]:
         with self._cursor() as cur:
@@ -367,6 +379,7 @@ class _DuckWriter:
             self.cur.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table}")
             if self.old_table is not None:
                 self.cur.execute(f"DROP TABLE IF EXISTS {quote(self.old_table)}")
+        self._build_overview()
         stats = self.cur.execute(
             f"SELECT count(*), min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
             f"max(ST_YMax(geom)) FROM {table}"
@@ -378,6 +391,21 @@ class _DuckWriter:
         _insert_run(self.cur, run)
         self.committed = True
         return version
+
+    def _build_overview(self) -> None:
+        """Rebuild the layer's tile overview (gis.store.overviews) from the rows being
+        committed, in this transaction: readers see the old layer with the old overview
+        until the commit, then both new ones."""
+        spec = self.spec
+        cells, geoms = overviews.cells_table(spec), overviews.geoms_table(spec)
+        for table in (cells, geoms):
+            self.cur.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+        if not overviews.has_overview(spec):
+            return
+        for stmt in overviews.build_sql(spec, self.table, cells, geoms, "duckdb"):
+            self.cur.execute(stmt)  # spec identifiers and numbers only
+        key = overviews.overview_key(spec)  # hex digits and dashes: safe as a literal
+        self.cur.execute(f"COMMENT ON TABLE {quote(cells)} IS '{key}'")
 
     def _bump(self, count: int, bbox: tuple, run: IngestRun) -> int:
         row = self.cur.execute(

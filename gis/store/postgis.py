@@ -27,6 +27,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from gis.errors import IngestRejected, NotFound, QueryTimeout, StoreUnavailable
+from gis.store import overviews
 from gis.store.base import DUPLICATE_ID_MESSAGE, IngestRun, LayerInfo, Notice, RasterInfo, Store
 from gis.store.ddl import attribute_columns
 from gis.store.sql_types import create_table_sql
@@ -135,6 +136,7 @@ class PostgisStore(Store):
 
     @contextmanager
     def load(self, spec: LayerSpec, run: IngestRun) -> Iterator[_PostgisWriter]:
+        self._forget_overview(spec.name)
         with self.pool.connection() as conn:
             try:
                 with conn.transaction():
@@ -217,6 +219,18 @@ class PostgisStore(Store):
         """On the API's async pool: one round trip, no thread hop."""
         row = await self.afetch_one(self._VERSIONS_SQL, (list(names),))
         return _versions(row)
+
+    def _read_overview_keys(self, names: Sequence[str]) -> dict[str, str]:
+        tables = {f"{n}__ovc": n for n in names}
+        row = self.fetch_one(
+            "SELECT array_agg(c.relname::text), array_agg(obj_description(c.oid, 'pg_class')) "
+            "FROM pg_class c WHERE c.relname = ANY(%s) "
+            "AND c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'",
+            (list(tables),),
+        )
+        if row is None or row[0] is None:
+            return {}
+        return {tables[t]: k for t, k in zip(row[0], row[1], strict=True) if k}
 
     def rasters(self) -> list[RasterInfo]:
         with self.pool.connection() as conn:
@@ -494,8 +508,11 @@ class _PostgisWriter:
         name = sql.Identifier(self.spec.name)
         if self._swap:
             self._index_and_swap()
-        elif self.run.mode == "upsert":
-            self._merge_upsert()
+        else:
+            if self.run.mode == "upsert":
+                self._merge_upsert()
+            self._build_overview(self.spec.name)
+            self._swap_overview()
         self.conn.execute(sql.SQL("ANALYZE {}").format(name))
         if self._swap:  # the table holds exactly what was written: no scan needed
             count, bbox = self._written, self._bounds()
@@ -539,7 +556,10 @@ class _PostgisWriter:
                     sql.Identifier(self.spec.time_field),
                 )
             )
+        # Built from the staging rows while readers still use the old layer and overview.
+        self._build_overview(staging)
         # The only moment readers wait: an exclusive lock held for a drop and renames.
+        self._swap_overview()
         self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
         self.conn.execute(
             sql.SQL("ALTER TABLE {} RENAME TO {}").format(
@@ -562,6 +582,43 @@ class _PostgisWriter:
             self.conn.execute(
                 sql.SQL(stmt).format(
                     t=sql.Identifier(name), o=sql.Identifier(old), n=sql.Identifier(new)
+                )
+            )
+
+    def _build_overview(self, source: str) -> None:
+        """The tile overview of ``source`` (gis.store.overviews) into staging tables, in
+        this load's transaction: it becomes visible with the rows it was built from."""
+        spec, suffix = self.spec, f"__s{self.run.id[:8]}"
+        self._overview: list[tuple[str, str]] = []
+        if not overviews.has_overview(spec):
+            return
+        cells = overviews.cells_table(spec)
+        geoms = overviews.geoms_table(spec)
+        for stmt in overviews.build_sql(spec, source, cells + suffix, geoms + suffix, "postgis"):
+            self.conn.execute(stmt)  # spec identifiers and numbers only
+        self._overview.append((cells + suffix, cells))
+        if spec.geometry_type != "Point":
+            self._overview.append((geoms + suffix, geoms))
+        for staged, _ in self._overview:
+            self.conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(staged)))
+
+    def _swap_overview(self) -> None:
+        """Replace the layer's overview tables by the staged ones (or drop them when the
+        spec needs none), and record which tile rules they were built for."""
+        spec = self.spec
+        for table in (overviews.cells_table(spec), overviews.geoms_table(spec)):
+            self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+        for staged, final in self._overview:
+            self.conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    sql.Identifier(staged), sql.Identifier(final)
+                )
+            )
+        if self._overview:
+            self.conn.execute(
+                sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                    sql.Identifier(overviews.cells_table(spec)),
+                    sql.Literal(overviews.overview_key(spec)),
                 )
             )
 

@@ -13,6 +13,7 @@ from typing import Any
 from gis.query.sqlparts import Dialect
 from gis.query.tiles import CompiledSql, TileRequest, over_budget, tile_layers_sql
 from gis.store import Store
+from gis.store.overviews import overview_key
 from layers.spec import LayerSpec
 
 log = logging.getLogger(__name__)
@@ -67,21 +68,34 @@ def _done(shown: Sequence[LayerSpec], parts: list[bytes]) -> RenderedTile:
     return RenderedTile(b"".join(parts), late)
 
 
+def _current(shown: Sequence[LayerSpec], keys: Mapping[str, str]) -> frozenset[str]:
+    """The layers whose stored overview was built for their spec's tile rules."""
+    return frozenset(s.name for s in shown if keys.get(s.name) == overview_key(s))
+
+
 async def render_tile_checked(
     store: Store,
     shown: Sequence[LayerSpec],
     tile: TileRequest,
     filters: Mapping[str, CompiledSql] | None = None,
+    *,
+    overviews: bool = True,
 ) -> RenderedTile:
     """The tile, each layer held to its spec's budget: one query in the normal case; a
-    layer over budget is rendered again, coarser, up to its ``coarsen_steps``."""
+    layer over budget is rendered again, coarser, up to its ``coarsen_steps``. Low zooms
+    read the layers' overviews where current (``overviews=False``: always the rows)."""
     dialect = _dialect(store)
-    sql = tile_layers_sql(shown, tile, dialect, filters)
+    usable = (
+        _current(shown, await store.aoverview_keys([s.name for s in shown]))
+        if overviews
+        else frozenset()
+    )
+    sql = tile_layers_sql(shown, tile, dialect, filters, overviews=usable)
     parts = _parts(await store.afetch_one(sql.text(), sql.params), len(shown))
     steps = [0] * len(shown)
     while (again := _plan(shown, parts, steps)) is not None:
         sql = tile_layers_sql([shown[i] for i in again], tile, dialect, filters,
-                              [steps[i] for i in again])  # fmt: skip
+                              [steps[i] for i in again], usable)  # fmt: skip
         redone = _parts(await store.afetch_one(sql.text(), sql.params), len(again))
         for i, data in zip(again, redone, strict=True):
             parts[i] = data
@@ -93,15 +107,20 @@ def render_tile_checked_sync(
     shown: Sequence[LayerSpec],
     tile: TileRequest,
     filters: Mapping[str, CompiledSql] | None = None,
+    *,
+    overviews: bool = True,
 ) -> RenderedTile:
     """As render_tile_checked, on the store's synchronous path (the CLI)."""
     dialect = _dialect(store)
-    sql = tile_layers_sql(shown, tile, dialect, filters)
+    usable = (
+        _current(shown, store.overview_keys([s.name for s in shown])) if overviews else frozenset()
+    )
+    sql = tile_layers_sql(shown, tile, dialect, filters, overviews=usable)
     parts = _parts(store.fetch_one(sql.text(), sql.params), len(shown))
     steps = [0] * len(shown)
     while (again := _plan(shown, parts, steps)) is not None:
         sql = tile_layers_sql([shown[i] for i in again], tile, dialect, filters,
-                              [steps[i] for i in again])  # fmt: skip
+                              [steps[i] for i in again], usable)  # fmt: skip
         redone = _parts(store.fetch_one(sql.text(), sql.params), len(again))
         for i, data in zip(again, redone, strict=True):
             parts[i] = data

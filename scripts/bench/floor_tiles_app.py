@@ -43,11 +43,32 @@ class PoolStore:
 
     kind = "postgis"
 
+    def __init__(self) -> None:
+        self._keys: dict[str, str] = {}
+
     async def afetch_one(self, sql: str, params: Any) -> Any:
         assert _pool is not None
         async with _pool.connection() as conn:
             cur = await conn.execute(sql, params)
             return await cur.fetchone()
+
+    async def aoverview_keys(self, names: list[str]) -> dict[str, str]:
+        """The layers' tile overview keys, looked up once per layer as the service's
+        store does (gis.store.base.Store.overview_keys), so the floor renders low zooms
+        from the same overviews."""
+        missing = [n for n in names if n not in self._keys]
+        if missing:
+            row = await self.afetch_one(
+                "SELECT array_agg(c.relname::text), "
+                "array_agg(obj_description(c.oid, 'pg_class')) FROM pg_class c "
+                "WHERE c.relname = ANY(%s) AND c.relnamespace = 'public'::regnamespace",
+                ([f"{n}__ovc" for n in missing],),
+            )
+            if row and row[0]:
+                for table, key in zip(row[0], row[1], strict=True):
+                    if key:
+                        self._keys[table.removesuffix("__ovc")] = key
+        return {n: self._keys[n] for n in names if n in self._keys}
 
 
 _store = PoolStore()

@@ -452,7 +452,9 @@ def render(run: Run, args: argparse.Namespace, env_lines: list[str]) -> str:
         "",
         f"Data: `gis ingest` of the `--formats bench` files into one database "
         f"(flood_points {run.counts.get('flood_points', 0):,} points, hazard_zones "
-        f"{run.counts.get('hazard_zones', 0):,} polygons, VACUUM ANALYZE). Requests: for each "
+        f"{run.counts.get('hazard_zones', 0):,} polygons, VACUUM ANALYZE; each load also "
+        "builds the layer's tile overview, see [tiles.md](tiles.md#how-low-zooms-stay-fast); "
+        "`--reload` loads again, e.g. after a change of the overviews). Requests: for each "
         f"layer and zoom, the {args.grid}x{args.grid} tiles around the data's centre, "
         f"round-robin; load: {client}, {args.concurrency} in flight, {args.warmup:g} s "
         f"warm-up then {args.duration:g} s timed per case; no compression. Empty tiles (204) "
@@ -469,6 +471,12 @@ def render(run: Run, args: argparse.Namespace, env_lines: list[str]) -> str:
         "dense low-zoom tile is cut short, silently) and does not generalise; ours and the "
         "floor draw every feature through the layers' per-zoom generalisation "
         "(simplification, thinning, clustering). `Features/tile` shows the difference.",
+        "- Below the detail zoom (z8 and z12 here) ours and the floor read the clusters, "
+        "merged small polygons and simplified shapes from the layers' overviews, prepared "
+        "by `gis ingest`; z15 reads the rows (and clusters its tiles over budget from the "
+        "overview). A tile over its layer's budget is rendered "
+        "again one step coarser (hazard_zones z12 near the centre: about 21,000 zones, "
+        "~700 KB, then ~1 KB).",
         "",
         "How each server was run:",
         "",
