@@ -12,7 +12,7 @@ from starlette_compress import CompressMiddleware
 
 from api import problems
 from api.routes import analysis, docs, features, landing, risk, tiles
-from api.tile_hits import TileHitMiddleware
+from api.tile_fast_path import TileFastPath
 from gis import __version__
 from gis.settings import ServerSettings, StoreSettings
 from gis.store import Store, open_store
@@ -63,8 +63,8 @@ def create_app(
     app.state.loaded_layers = set()
     app.state.tile_cache = TileCache(server.tile_cache_bytes, server.tile_cache_dir)
     problems.install(app)
-    # Cached tiles answered before routing; added first, so it runs inside compression.
-    app.add_middleware(TileHitMiddleware)
+    # Plain XYZ tiles answered before routing; added first, so it runs inside compression.
+    app.add_middleware(TileFastPath)
     # brotli, zstd or gzip, by the client's Accept-Encoding
     app.add_middleware(CompressMiddleware, minimum_size=1024)
     origins = [o.strip() for o in server.cors_origins.split(",") if o.strip()]

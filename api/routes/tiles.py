@@ -136,7 +136,7 @@ async def _tile(request: Request, layers: str, tile: TileRequest) -> Response:
     filter_key, filters = _tile_filters(request, specs, store)
     # The versions from a query that starts after this request arrived (shared by the
     # requests of a burst): an ingest by another process or worker shows in the next tile.
-    # (api.tile_hits may have looked them up already for this very request, and missed.)
+    # (api.tile_fast_path may have looked them up already for this very request, and missed.)
     lookup: VersionLookup = request.app.state.tile_versions
     versions = request.scope.get("state", {}).get(VERSIONS_KEY) or await lookup.get(names)
     shown = shown_layers(specs, versions, tile.z)

@@ -172,7 +172,7 @@ def launch(name: str, pg: Postgres, port: int, peers_bin: Path) -> tuple[list[st
         if name == WARM:
             how += (
                 ", after one priming pass over the same tiles (hits are answered by "
-                "api/tile_hits.py ahead of the router)"
+                "api/tile_fast_path.py ahead of the router)"
             )
         return cmd, env, how
     if name == TIPG:

@@ -191,7 +191,7 @@ def test_memory_cache_bounds_entries_too() -> None:
 
 
 def test_hits_before_routing_answer_like_the_route(demo: Store) -> None:
-    """A hit on /tiles/... is answered ahead of FastAPI (api.tile_hits); the same tile
+    """A hit on /tiles/... is answered ahead of FastAPI (api.tile_fast_path); the same tile
     through the OGC path goes through the route: same bytes and headers, compressed."""
     x, y = river_tile(demo)
     xyz, ogc = (f"/tiles/admin_areas/10/{x}/{y}.mvt",
@@ -231,3 +231,22 @@ def test_version_lookups_are_shared_but_never_stale(demo: Store, tmp_path: Path)
             await demo.aclose()
 
     asyncio.run(scenario())
+
+
+def test_misses_on_the_fast_path_render_like_the_route(demo: Store) -> None:
+    """With the cache off, a plain XYZ tile is rendered ahead of FastAPI: the same bytes
+    and headers as the OGC path's route, and an ingest-free repeat still misses."""
+    x, y = river_tile(demo)
+    xyz, ogc = (f"/tiles/admin_areas/10/{x}/{y}.mvt",
+                f"/collections/admin_areas/tiles/WebMercatorQuad/10/{y}/{x}")  # fmt: skip
+    plain = {"accept-encoding": "identity"}
+    app = create_app(store=demo, server=ServerSettings(tile_cache_bytes=0))
+    with TestClient(app) as c:
+        fast, routed = c.get(xyz, headers=plain), c.get(ogc, headers=plain)
+        assert fast.status_code == routed.status_code == 200
+        assert fast.headers["x-tile-cache"] == routed.headers["x-tile-cache"] == "miss"
+        assert fast.content == routed.content and len(fast.content) > 1024
+        keys = ("etag", "cache-control", "content-type", "content-length")
+        assert {k: routed.headers[k] for k in keys} == {k: fast.headers[k] for k in keys}
+        again = c.get(xyz, headers={**plain, "if-none-match": fast.headers["etag"]})
+        assert again.status_code == 304

@@ -1,13 +1,15 @@
-"""Cached XYZ tiles answered before FastAPI's routing.
+"""Plain XYZ tiles answered before FastAPI's routing.
 
-A warm map view is dozens of tile requests per second per visitor, nearly all cache hits;
-FastAPI's route matching and parameter solving cost more than the hit itself. This ASGI
-middleware answers a plain ``GET /tiles/{layers}/{z}/{x}/{y}.mvt`` (no query string)
-whose tile is cached, with exactly the headers of api.routes.tiles._tile: the same
-version lookup (so an ingest shows at once), ETag, 304, Cache-Control and X-Tile-Cache.
-Anything else (a miss, a filter, a bad address, an unknown layer, an empty zoom) goes on
-to the route, which renders, validates and answers problems as usual. It sits inside the
-compression middleware, so clients still get brotli/gzip."""
+A map view is dozens of tile requests per second per visitor. For a plain
+``GET /tiles/{layers}/{z}/{x}/{y}.mvt`` (no query string) FastAPI's route matching and
+parameter solving cost more than a cache hit, and a good share of a cold tile whose
+generalisation comes from the overviews. This ASGI middleware answers such a request in
+full, with exactly the headers of api.routes.tiles._tile: the same version lookup (so an
+ingest shows at once), ETag, 304, Cache-Control, X-Tile-Cache, X-Tile-Over-Budget, and a
+render through gis.tiles.render on a miss. Anything else (a filter, an OGC path, a bad
+address, an unknown layer, a store error) goes on to the route, which validates and
+answers problems as usual. It sits inside the compression middleware, so clients still
+get brotli/gzip."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any
 from gis.errors import GisError
 from gis.query.tiles import TileRequest
 from gis.tiles.cache import TileCache, cache_max_age, tile_path
-from gis.tiles.render import shown_layers, tile_etag
+from gis.tiles.render import render_tile_checked, shown_layers, tile_etag
 from gis.tiles.versions import VERSIONS_KEY, VersionLookup
 from layers import registry
 
@@ -28,7 +30,7 @@ MAX_LAYERS = 10
 Scope = dict[str, Any]
 
 
-class TileHitMiddleware:
+class TileFastPath:
     def __init__(self, app: Any) -> None:
         self.app = app
 
@@ -43,7 +45,7 @@ class TileHitMiddleware:
             await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope, m: re.Match[str], send: Any) -> bool:
-        """Send the cached tile and return True, or return False to let the route work."""
+        """Answer the tile and return True, or return False to let the route work."""
         names = m[1].split(",")
         layers = registry.LAYERS
         if len(names) > MAX_LAYERS or len(set(names)) != len(names):
@@ -56,8 +58,6 @@ class TileHitMiddleware:
             return False
         state = scope["app"].state
         cache: TileCache = state.tile_cache
-        if not cache.enabled:
-            return False
         specs = [layers[n] for n in names]
         lookup: VersionLookup = state.tile_versions
         try:
@@ -67,7 +67,8 @@ class TileHitMiddleware:
         if not versions:
             return False
         scope.setdefault("state", {})[VERSIONS_KEY] = versions  # the route reuses them
-        if not shown_layers(specs, versions, tile.z):
+        shown = shown_layers(specs, versions, tile.z)
+        if not shown:
             return False
         etag = tile_etag(specs, versions, tile)
         headers = [
@@ -78,10 +79,20 @@ class TileHitMiddleware:
         if etag.encode() in _header(scope, b"if-none-match"):
             await _send(send, 304, headers, b"")
             return True
-        data = cache.get(etag, tile_path(names, versions, tile))
-        if data is None:
-            return False
-        headers.append((b"x-tile-cache", b"hit"))
+        path = tile_path(names, versions, tile)
+        data = cache.get(etag, path)
+        if data is not None:
+            headers.append((b"x-tile-cache", b"hit"))
+        else:
+            try:
+                rendered = await render_tile_checked(state.store, shown, tile)
+            except GisError:  # the route renders again and answers the problem (503, ...)
+                return False
+            data = rendered.data
+            headers.append((b"x-tile-cache", b"miss"))
+            if rendered.over_budget:
+                headers.append((b"x-tile-over-budget", ",".join(rendered.over_budget).encode()))
+            cache.put(etag, data, path)
         if not data:
             await _send(send, 204, headers, b"")
             return True
