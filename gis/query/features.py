@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gis.query.sqlparts import Dialect, Sql
+from gis.store.ddl import served_value
 from layers.spec import Field, LayerSpec
 
 #: Largest page a client may ask for; larger limits are clamped (with a next link).
@@ -143,12 +144,7 @@ def _feature(sql: Sql, query: ItemsQuery) -> None:
 
 
 def _value(sql: Sql, f: Field) -> str:
-    col = sql.ident(f.name)
-    if f.type != "datetime":
-        return col
-    if sql.dialect == "postgis":
-        return f"to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-    return f"strftime(timezone('UTC', {col}), '%Y-%m-%dT%H:%M:%SZ')"
+    return served_value(f, sql.dialect)
 
 
 def _transformed(sql: Sql, crs: OutputCrs) -> str:

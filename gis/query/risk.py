@@ -17,6 +17,7 @@ from datetime import datetime
 from gis.geodesy import envelope_around
 from gis.query.nearest import NearestQuery, add_candidates, json_array, json_object, point
 from gis.query.sqlparts import Dialect, Sql
+from gis.store.ddl import served_value
 from layers.catalog import ADMIN_AREAS, FACILITIES, FLOOD_POINTS, HAZARD_ZONES
 
 #: Flood reports prefiltered per request: the nearest this many in the box.
@@ -61,10 +62,11 @@ def risk_sql(query: RiskQuery, dialect: Dialect, loaded: frozenset[str]) -> Sql:
 
 def _zones(sql: Sql, query: RiskQuery) -> None:
     obj = json_object(sql.dialect)
+    valid_from = served_value(HAZARD_ZONES.field("valid_from"), sql.dialect, text_dates=True)
     sql.add(
         f"(SELECT {json_array(sql.dialect, 'c.z', 'c.fid')} FROM (SELECT fid, {obj}('id', fid, "
         "'hazard_type', hazard_type, 'hazard_class', hazard_class, 'source', source, "
-        f"'valid_from', {_date('valid_from', sql.dialect)}) AS z "
+        f"'valid_from', {valid_from}) AS z "
         f"FROM {sql.ident(HAZARD_ZONES.name)} WHERE ST_Intersects(geom, {point(sql)})) c)",
         query.lon,
         query.lat,
@@ -87,10 +89,11 @@ def _floods(sql: Sql, query: RiskQuery) -> None:
     env = "ST_MakeEnvelope({}, {}, {}, {}" + (", 4326)" if sql.dialect == "postgis" else ")")
     distance = "geom <-> " if sql.dialect == "postgis" else "ST_Distance(geom, "
     close = "" if sql.dialect == "postgis" else ")"
+    observed = served_value(FLOOD_POINTS.field("observed_at"), sql.dialect)
     sql.add(
         f"(SELECT {json_array(sql.dialect, 'c.r', 'c.d, c.fid')} FROM (SELECT fid, "
         f"{obj}('id', fid, 'depth_cm', depth_cm, 'observed_at', "
-        f"{_datetime('observed_at', sql.dialect)}, 'status', status, 'source', source, "
+        f"{observed}, 'status', status, 'source', source, "
         f"'lon', ST_X(geom), 'lat', ST_Y(geom)) AS r, {distance}{point(sql)}{close} AS d "
         f"FROM {sql.ident(FLOOD_POINTS.name)} WHERE ST_Intersects(geom, {env})",
         query.lon,
@@ -127,15 +130,3 @@ def area_point_sql(code: str, dialect: Dialect) -> Sql:
         code,
     )
     return sql
-
-
-def _date(col: str, dialect: Dialect) -> str:
-    return (
-        f"to_char({col}, 'YYYY-MM-DD')" if dialect == "postgis" else f"strftime({col}, '%Y-%m-%d')"
-    )
-
-
-def _datetime(col: str, dialect: Dialect) -> str:
-    if dialect == "postgis":
-        return f"to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-    return f"strftime(timezone('UTC', {col}), '%Y-%m-%dT%H:%M:%SZ')"

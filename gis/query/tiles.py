@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gis.errors import InvalidInput
-from gis.query.features import _value
 from gis.query.sqlparts import Dialect, Sql
 from gis.store import overviews as ov
+from gis.store.ddl import mvt_value
 from layers.spec import Field, LayerSpec
 
 EXTENT = 4096
@@ -216,7 +216,7 @@ class _Layer:
         return "ST_Transform(geom, 'EPSG:4326', 'EPSG:3857', always_xy := true)"
 
     def value(self, f: Field) -> str:
-        return _value(self.sql, f) if self.postgis else _duck_value(self.sql, f)
+        return mvt_value(f, self.sql.dialect)
 
     def mvt_geom(self, geom: str) -> None:
         self.sql.add(f"ST_AsMVTGeom({geom}, {_bounds(self.sql, self.tile)}, {EXTENT}, "
@@ -421,12 +421,6 @@ def _bounds(sql: Sql, tile: TileRequest) -> str:
 
 def _bound_values(tile: TileRequest) -> tuple[object, ...]:
     return tile.lonlat_bounds() if tile.tms == "WorldCRS84Quad" else (tile.z, tile.x, tile.y)
-
-
-def _duck_value(sql: Sql, f: Field) -> str:
-    """MVT values are strings, numbers or booleans: dates and times travel as ISO text."""
-    value = _value(sql, f)
-    return f"CAST({value} AS VARCHAR)" if f.type == "date" else value
 
 
 def tms_definition(tms: TileMatrixSet) -> dict[str, object]:

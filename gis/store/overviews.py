@@ -41,7 +41,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gis.store.ddl import Dialect, column_type, quote
+from gis.store.ddl import Dialect, column_type, mvt_value, quote
 from layers.spec import Field, LayerSpec
 
 #: Bump when the overview tables' layout or meaning changes: old overviews are then
@@ -190,20 +190,6 @@ def _category(spec: LayerSpec) -> Field | None:
     return None if name is None else spec.field(name)
 
 
-def tile_value(f: Field, dialect: Dialect) -> str:
-    """A field as a tile attribute: the very expression gis.query.tiles uses on the fly
-    (gis.query.features' values; dates as text on DuckDB), kept here because the store
-    must not import gis.query. tests/query/test_tile_overviews.py holds the two equal."""
-    col = quote(f.name)
-    if f.type == "datetime":
-        if dialect == "postgis":
-            return f"to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-        return f"strftime(timezone('UTC', {col}), '%Y-%m-%dT%H:%M:%SZ')"
-    if dialect == "duckdb" and f.type == "date":
-        return f"CAST({col} AS VARCHAR)"
-    return col
-
-
 def _projected(dialect: Dialect) -> str:
     if dialect == "postgis":
         return "ST_Transform(geom, 3857)"
@@ -221,7 +207,7 @@ def build_sql(spec: LayerSpec, source: str, cells: str, geoms: str, dialect: Dia
     q = quote
     big = _int(dialect)
     cat = _category(spec)
-    cat_expr = tile_value(cat, dialect) if cat is not None else "NULL"
+    cat_expr = mvt_value(cat, dialect) if cat is not None else "NULL"
     cat_type = "" if cat is not None else ("::text" if dialect == "postgis" else "::VARCHAR")
     cat_col = _cat_column(cat, dialect)
     out: list[str] = []
@@ -236,7 +222,7 @@ def build_sql(spec: LayerSpec, source: str, cells: str, geoms: str, dialect: Dia
         f", ST_SimplifyPreserveTopology(g, {tolerance(spec, levels[-1])!r}) AS s" if levels else ""
     )
     tmp = f"{spec.name}__ovt"
-    props = "".join(f", {tile_value(f, dialect)} AS {q(f.name)}" for f in spec.fields if f.public)
+    props = "".join(f", {mvt_value(f, dialect)} AS {q(f.name)}" for f in spec.fields if f.public)
     temp = "CREATE TEMP TABLE {t} ON COMMIT DROP AS" if dialect == "postgis" else (
         "CREATE OR REPLACE TEMP TABLE {t} AS")  # fmt: skip
     out.append(
