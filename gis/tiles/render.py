@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gis.query.sqlparts import Dialect
+from gis.query.sqlparts import Dialect, Sql
 from gis.query.tiles import CompiledSql, TileRequest, over_budget, tile_layers_sql
 from gis.store import Store
 from gis.store.overviews import overview_key
@@ -73,6 +73,28 @@ def _current(shown: Sequence[LayerSpec], keys: Mapping[str, str]) -> frozenset[s
     return frozenset(s.name for s in shown if keys.get(s.name) == overview_key(s))
 
 
+def _steps(
+    shown: Sequence[LayerSpec],
+    tile: TileRequest,
+    dialect: Dialect,
+    filters: Mapping[str, CompiledSql] | None,
+    usable: frozenset[str],
+) -> Generator[Sql, tuple[Any, ...] | None, RenderedTile]:
+    """The render as a conversation: yields each statement, is sent its row, returns the
+    tile. One query in the normal case; a layer over budget is rendered again, coarser, up
+    to its ``coarsen_steps``. The async and sync paths only run the statements."""
+    sql = tile_layers_sql(shown, tile, dialect, filters, overviews=usable)
+    parts = _parts((yield sql), len(shown))
+    steps = [0] * len(shown)
+    while (again := _plan(shown, parts, steps)) is not None:
+        sql = tile_layers_sql([shown[i] for i in again], tile, dialect, filters,
+                              [steps[i] for i in again], usable)  # fmt: skip
+        redone = _parts((yield sql), len(again))
+        for i, data in zip(again, redone, strict=True):
+            parts[i] = data
+    return _done(shown, parts)
+
+
 async def render_tile_checked(
     store: Store,
     shown: Sequence[LayerSpec],
@@ -81,25 +103,21 @@ async def render_tile_checked(
     *,
     overviews: bool = True,
 ) -> RenderedTile:
-    """The tile, each layer held to its spec's budget: one query in the normal case; a
-    layer over budget is rendered again, coarser, up to its ``coarsen_steps``. Low zooms
-    read the layers' overviews where current (``overviews=False``: always the rows)."""
-    dialect = _dialect(store)
+    """The tile, each layer held to its spec's budget (see _steps). Low zooms read the
+    layers' overviews where current (``overviews=False``: always the rows)."""
     usable = (
         _current(shown, await store.aoverview_keys([s.name for s in shown]))
         if overviews
         else frozenset()
     )
-    sql = tile_layers_sql(shown, tile, dialect, filters, overviews=usable)
-    parts = _parts(await store.afetch_one(sql.text(), sql.params), len(shown))
-    steps = [0] * len(shown)
-    while (again := _plan(shown, parts, steps)) is not None:
-        sql = tile_layers_sql([shown[i] for i in again], tile, dialect, filters,
-                              [steps[i] for i in again], usable)  # fmt: skip
-        redone = _parts(await store.afetch_one(sql.text(), sql.params), len(again))
-        for i, data in zip(again, redone, strict=True):
-            parts[i] = data
-    return _done(shown, parts)
+    steps = _steps(shown, tile, _dialect(store), filters, usable)
+    sql = next(steps)
+    try:
+        while True:
+            sql = steps.send(await store.afetch_one(sql.text(), sql.params))
+    except StopIteration as done:
+        result: RenderedTile = done.value
+        return result
 
 
 def render_tile_checked_sync(
@@ -111,20 +129,17 @@ def render_tile_checked_sync(
     overviews: bool = True,
 ) -> RenderedTile:
     """As render_tile_checked, on the store's synchronous path (the CLI)."""
-    dialect = _dialect(store)
     usable = (
         _current(shown, store.overview_keys([s.name for s in shown])) if overviews else frozenset()
     )
-    sql = tile_layers_sql(shown, tile, dialect, filters, overviews=usable)
-    parts = _parts(store.fetch_one(sql.text(), sql.params), len(shown))
-    steps = [0] * len(shown)
-    while (again := _plan(shown, parts, steps)) is not None:
-        sql = tile_layers_sql([shown[i] for i in again], tile, dialect, filters,
-                              [steps[i] for i in again], usable)  # fmt: skip
-        redone = _parts(store.fetch_one(sql.text(), sql.params), len(again))
-        for i, data in zip(again, redone, strict=True):
-            parts[i] = data
-    return _done(shown, parts)
+    steps = _steps(shown, tile, _dialect(store), filters, usable)
+    sql = next(steps)
+    try:
+        while True:
+            sql = steps.send(store.fetch_one(sql.text(), sql.params))
+    except StopIteration as done:
+        result: RenderedTile = done.value
+        return result
 
 
 async def render_tile(
